@@ -1,0 +1,21 @@
+// qpt_kernels._cuda: the CUDA FFI handlers. cudart is linked statically, so this imports (and reports
+// its build) on machines without a GPU; the handlers only run when XLA has a CUDA device.
+#include <pybind11/pybind11.h>
+
+#include "ffi/capsule.h"
+#include "ffi/jk_handlers.h"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "qpt CUDA kernels (XLA FFI handlers)";
+  m.def("registrations", [] {
+    py::dict targets;
+    targets["qpt_jk_packed"] = qpt::handler_capsule(qpt::jk_packed_cuda);
+    return targets;
+  }, "FFI target name -> handler capsule, for platform 'CUDA'");
+  m.attr("version") = QPT_VERSION;
+  m.attr("compiler") = QPT_COMPILER;
+  m.attr("cuda_version") = QPT_CUDA_VERSION;
+  m.attr("cuda_architectures") = QPT_CUDA_ARCHITECTURES;
+}

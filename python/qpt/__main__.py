@@ -1,0 +1,3 @@
+from qpt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+from .jk import coulomb, exchange, jk
