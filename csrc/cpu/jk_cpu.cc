@@ -24,6 +24,13 @@ std::vector<int64_t> balanced_row_bounds(int64_t npair, int64_t chunks) {
   return bounds;
 }
 
+// Each thread accumulates into buffers it owns, so additions are plain and the bulk loop may vectorise.
+struct PlainAdd {
+  static constexpr bool plain_memory = true;
+  template <typename T>
+  void operator()(T* target, T value) const { *target += value; }
+};
+
 template <typename T>
 struct ThreadAccumulators {
   std::vector<T> k_half;    // [ndens, n, n]
@@ -53,7 +60,6 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
   const int64_t slots = participant_count(pool);
   std::vector<ThreadAccumulators<T>> accumulators(slots);
   const std::vector<int64_t> bounds = balanced_row_bounds(npair, 8 * slots);
-  const auto add = [](T* target, T value) { *target += value; };
 
   parallel_for(pool, static_cast<int64_t>(bounds.size()) - 1, [&](int64_t chunk, int64_t slot) {
     ThreadAccumulators<T>& acc = accumulators[slot];
@@ -68,7 +74,7 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
         const JkTargets<T> targets{symmetric.data() + d * n * n, packed.data() + d * npair,
                                    acc.k_half.data() + (with_k ? d * n * n : 0),
                                    acc.j_packed.data() + (with_j ? d * npair : 0), n, with_j, with_k};
-        jk_row(i, j, job.eri, targets, add);
+        jk_row(i, j, job.eri, targets, PlainAdd{});
       }
     }
   });
