@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include "ffi/capsule.h"
+#include "ffi/grid_handlers.h"
 #include "ffi/jk_handlers.h"
 
 namespace py = pybind11;
@@ -12,6 +13,8 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("registrations", [] {
     py::dict targets;
     targets["qpt_jk_packed"] = qpt::handler_capsule(qpt::jk_packed_cuda);
+    targets["qpt_density_on_grid"] = qpt::handler_capsule(qpt::density_on_grid_cuda);
+    targets["qpt_potential_matrix"] = qpt::handler_capsule(qpt::potential_matrix_cuda);
     return targets;
   }, "FFI target name -> handler capsule, for platform 'CUDA'");
   m.attr("version") = QPT_VERSION;

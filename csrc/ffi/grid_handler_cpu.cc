@@ -1,0 +1,226 @@
+// XLA FFI handlers of the grid kernels on the CPU: check shapes, dispatch on dtype, and run the threaded
+// drivers once per distinct geometry with all the densities (or potentials) that use it.
+#include <cmath>
+
+#include "cpu/grid_cpu.h"
+#include "ffi/grid_handlers.h"
+#include "ffi/grid_shapes.h"
+
+namespace ffi = xla::ffi;
+
+namespace qpt {
+namespace {
+
+using ffi_shapes::GridCall;
+using ffi_shapes::kAos;
+using ffi_shapes::kPoints;
+
+ffi::Error check_threshold(const std::string& op, double threshold) {
+  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
+  return ffi::Error::Success();
+}
+
+template <typename T>
+cpu::GridGeometry<T> geometry_of(const GridCall& call, const std::array<int64_t, 4>& key, const ffi::AnyBuffer& centers,
+                                 const ffi::AnyBuffer& exponents, const ffi::AnyBuffer& coefficients,
+                                 const ffi::AnyBuffer& coords, const ffi::AnyBuffer& sph_table) {
+  const ShellLayout basis = call.basis.view();
+  return {centers.typed_data<T>() + key[0] * basis.nshell * 3, exponents.typed_data<T>() + key[1] * basis.nprim,
+          coefficients.typed_data<T>() + key[2] * basis.nprim, coords.typed_data<T>() + key[3] * call.npoint * 3,
+          sph_table.typed_data<T>(), call.npoint};
+}
+
+template <typename T>
+void run_density(ffi::ThreadPool& pool, const GridCall& call, const ffi::AnyBuffer& centers,
+                 const ffi::AnyBuffer& exponents, const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                 const ffi::AnyBuffer& sph_table, const ffi::AnyBuffer& density, double threshold, T* rho, T* grad) {
+  const ShellLayout basis = call.basis.view();
+  const int64_t nao = basis.nao, npoint = call.npoint;
+  for (const auto& [key, outputs] : call.outputs_by_geometry) {
+    std::vector<const T*> densities;
+    std::vector<T*> rho_out, grad_out;
+    for (int64_t out : outputs) {
+      densities.push_back(density.typed_data<T>() + call.batch.index[4][out] * nao * nao);
+      rho_out.push_back(rho + out * npoint);
+      grad_out.push_back(grad + out * npoint * 3);
+    }
+    cpu::density_on_grid(pool, basis, geometry_of<T>(call, key, centers, exponents, coefficients, coords, sph_table),
+                         threshold, densities, rho_out, grad_out);
+  }
+}
+
+ffi::Error density_on_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, ffi::AnyBuffer exponents,
+                                    ffi::AnyBuffer coefficients, ffi::AnyBuffer coords, ffi::AnyBuffer sph_table,
+                                    ffi::AnyBuffer density, ffi::Span<const int64_t> angular,
+                                    ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
+                                    ffi::Result<ffi::AnyBuffer> rho, ffi::Result<ffi::AnyBuffer> grad_rho) {
+  const std::string op = "qpt density_on_grid";
+  if (auto error = check_threshold(op, threshold); !error.success()) return error;
+  GridCall call;
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
+                                         coords, sph_table,
+                                         {{&density, {"density", density.dimensions(), {kAos, kAos}}}},
+                                         &call);
+      !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_output(op, "rho", rho->dimensions(), call.batch.dims, {call.npoint});
+      !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_output(op, "grad_rho", grad_rho->dimensions(), call.batch.dims, {call.npoint, 3});
+      !error.success()) {
+    return error;
+  }
+  if (rho->element_type() != density.element_type() || grad_rho->element_type() != density.element_type()) {
+    return ffi::Error::InvalidArgument(op + ": outputs must have the dtype of the inputs");
+  }
+  if (density.element_type() == ffi::DataType::F64) {
+    run_density<double>(pool, call, centers, exponents, coefficients, coords, sph_table, density, threshold,
+                        rho->typed_data<double>(), grad_rho->typed_data<double>());
+  } else {
+    run_density<float>(pool, call, centers, exponents, coefficients, coords, sph_table, density, threshold,
+                       rho->typed_data<float>(), grad_rho->typed_data<float>());
+  }
+  return ffi::Error::Success();
+}
+
+template <typename T>
+void run_potential(ffi::ThreadPool& pool, const GridCall& call, const ffi::AnyBuffer& centers,
+                   const ffi::AnyBuffer& exponents, const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                   const ffi::AnyBuffer& sph_table, const ffi::AnyBuffer& v_rho, const ffi::AnyBuffer& v_grad,
+                   double threshold, T* potential) {
+  const ShellLayout basis = call.basis.view();
+  const int64_t nao = basis.nao, npoint = call.npoint;
+  for (const auto& [key, outputs] : call.outputs_by_geometry) {
+    std::vector<const T*> v_rho_in, v_grad_in;
+    std::vector<T*> potential_out;
+    for (int64_t out : outputs) {
+      v_rho_in.push_back(v_rho.typed_data<T>() + call.batch.index[4][out] * npoint);
+      v_grad_in.push_back(v_grad.typed_data<T>() + call.batch.index[5][out] * npoint * 3);
+      potential_out.push_back(potential + out * nao * nao);
+    }
+    cpu::potential_matrix(pool, basis, geometry_of<T>(call, key, centers, exponents, coefficients, coords, sph_table),
+                          threshold, v_rho_in, v_grad_in, potential_out);
+  }
+}
+
+ffi::Error potential_matrix_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, ffi::AnyBuffer exponents,
+                                     ffi::AnyBuffer coefficients, ffi::AnyBuffer coords, ffi::AnyBuffer sph_table,
+                                     ffi::AnyBuffer v_rho, ffi::AnyBuffer v_grad, ffi::Span<const int64_t> angular,
+                                     ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
+                                     ffi::Result<ffi::AnyBuffer> potential) {
+  const std::string op = "qpt potential_matrix";
+  if (auto error = check_threshold(op, threshold); !error.success()) return error;
+  GridCall call;
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
+                                         coords, sph_table,
+                                         {{&v_rho, {"v_rho", v_rho.dimensions(), {kPoints}}},
+                                          {&v_grad, {"v_grad", v_grad.dimensions(), {kPoints, 3}}}},
+                                         &call);
+      !error.success()) {
+    return error;
+  }
+  const int64_t nao = call.basis.view().nao;
+  if (auto error = ffi_shapes::check_output(op, "V", potential->dimensions(), call.batch.dims, {nao, nao});
+      !error.success()) {
+    return error;
+  }
+  if (potential->element_type() != v_rho.element_type()) {
+    return ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
+  }
+  if (v_rho.element_type() == ffi::DataType::F64) {
+    run_potential<double>(pool, call, centers, exponents, coefficients, coords, sph_table, v_rho, v_grad, threshold,
+                          potential->typed_data<double>());
+  } else {
+    run_potential<float>(pool, call, centers, exponents, coefficients, coords, sph_table, v_rho, v_grad, threshold,
+                         potential->typed_data<float>());
+  }
+  return ffi::Error::Success();
+}
+
+// [blocks, shell_blocks, kept_shell_blocks, primitive_blocks, kept_primitive_blocks, ao_pair_points,
+//  kept_ao_pair_points] of one geometry (no batch dims), as float64.
+ffi::Error grid_screening_counts_cpu_impl(ffi::AnyBuffer centers, ffi::AnyBuffer exponents,
+                                          ffi::AnyBuffer coefficients, ffi::AnyBuffer coords, ffi::AnyBuffer sph_table,
+                                          ffi::Span<const int64_t> angular, ffi::Span<const int64_t> prim_offsets,
+                                          bool spherical, double threshold,
+                                          ffi::Result<ffi::Buffer<ffi::DataType::F64>> counts) {
+  const std::string op = "qpt grid_screening_counts";
+  if (auto error = check_threshold(op, threshold); !error.success()) return error;
+  GridCall call;
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
+                                         coords, sph_table, {}, &call);
+      !error.success()) {
+    return error;
+  }
+  if (call.batch.outputs != 1 || counts->element_count() != 7) {
+    return ffi::Error::InvalidArgument(op + ": one geometry in, 7 counts out");
+  }
+  const std::array<int64_t, 4> key{0, 0, 0, 0};
+  cpu::ScreeningCounts c;
+  if (coords.element_type() == ffi::DataType::F64) {
+    c = cpu::screening_counts(call.basis.view(),
+                              geometry_of<double>(call, key, centers, exponents, coefficients, coords, sph_table),
+                              threshold);
+  } else {
+    c = cpu::screening_counts(call.basis.view(),
+                              geometry_of<float>(call, key, centers, exponents, coefficients, coords, sph_table),
+                              threshold);
+  }
+  double* out = counts->typed_data();
+  const double values[7] = {double(c.blocks),           double(c.shell_blocks), double(c.kept_shell_blocks),
+                            double(c.primitive_blocks), double(c.kept_primitive_blocks), c.ao_pair_points,
+                            c.kept_ao_pair_points};
+  std::copy(values, values + 7, out);
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(density_on_grid_cpu, density_on_grid_cpu_impl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()                         // XLA's intra-op pool
+                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
+                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
+                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
+                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
+                                  .Attr<bool>("spherical")                        // spherical AOs
+                                  .Attr<double>("threshold")                      // screening threshold
+                                  .Ret<ffi::AnyBuffer>()                          // rho: [..., G]
+                                  .Ret<ffi::AnyBuffer>());                        // grad_rho: [..., G, 3]
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(potential_matrix_cpu, potential_matrix_cpu_impl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()                         // XLA's intra-op pool
+                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
+                                  .Arg<ffi::AnyBuffer>()                          // v_rho: [..., G]
+                                  .Arg<ffi::AnyBuffer>()                          // v_grad: [..., G, 3]
+                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
+                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
+                                  .Attr<bool>("spherical")                        // spherical AOs
+                                  .Attr<double>("threshold")                      // screening threshold
+                                  .Ret<ffi::AnyBuffer>());                        // V: [..., N, N]
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(grid_screening_counts_cpu, grid_screening_counts_cpu_impl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()                          // centers: [nshell, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // exponents: [nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coords: [G, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
+                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
+                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
+                                  .Attr<bool>("spherical")                        // spherical AOs
+                                  .Attr<double>("threshold")                      // screening threshold
+                                  .Ret<ffi::Buffer<ffi::DataType::F64>>());       // the 7 counts
+
+}  // namespace qpt

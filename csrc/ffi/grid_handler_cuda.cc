@@ -1,0 +1,188 @@
+// XLA FFI handlers of the grid kernels on CUDA: the same checks as the CPU handlers, device scratch from
+// XLA's allocator, and one launch per distinct geometry on XLA's stream.
+#include <cmath>
+
+#include <cuda_runtime.h>
+
+#include "cuda/grid_cuda.h"
+#include "ffi/grid_handlers.h"
+#include "ffi/grid_shapes.h"
+
+namespace ffi = xla::ffi;
+
+namespace qpt {
+namespace {
+
+using ffi_shapes::GridCall;
+using ffi_shapes::kAos;
+using ffi_shapes::kPoints;
+
+template <typename T>
+cuda::DeviceGeometry<T> device_geometry(const GridCall& call, const std::array<int64_t, 4>& key,
+                                        const ffi::AnyBuffer& centers, const ffi::AnyBuffer& exponents,
+                                        const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                                        const ffi::AnyBuffer& sph_table) {
+  const ShellLayout basis = call.basis.view();
+  return {centers.typed_data<T>() + key[0] * basis.nshell * 3, exponents.typed_data<T>() + key[1] * basis.nprim,
+          coefficients.typed_data<T>() + key[2] * basis.nprim, coords.typed_data<T>() + key[3] * call.npoint * 3,
+          sph_table.typed_data<T>(), call.npoint};
+}
+
+ffi::Error cuda_status(const std::string& op, cudaError_t status) {
+  if (status == cudaSuccess) return ffi::Error::Success();
+  return ffi::Error::Internal(op + " (CUDA): " + cudaGetErrorString(status));
+}
+
+template <typename T>
+ffi::Error run_density(cudaStream_t stream, ffi::ScratchAllocator& scratch, const GridCall& call,
+                       const ffi::AnyBuffer& centers, const ffi::AnyBuffer& exponents,
+                       const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                       const ffi::AnyBuffer& sph_table, const ffi::AnyBuffer& density, double threshold, T* rho,
+                       T* grad) {
+  const std::string op = "qpt density_on_grid";
+  const ShellLayout basis = call.basis.view();
+  for (const auto& [key, outputs] : call.outputs_by_geometry) {
+    cuda::GridJob job;
+    job.outputs = outputs;
+    for (int64_t out : outputs) job.inputs.push_back(call.batch.index[4][out]);
+    const size_t bytes = cuda::density_scratch_bytes<T>(basis, call.npoint, static_cast<int64_t>(outputs.size()));
+    auto work = scratch.Allocate(bytes, 256);
+    if (!work) return ffi::Error::Internal(op + " (CUDA): scratch allocation failed");
+    const cudaError_t status = cuda::launch_density_on_grid(
+        basis, device_geometry<T>(call, key, centers, exponents, coefficients, coords, sph_table), threshold,
+        density.typed_data<T>(), rho, grad, job, *work, bytes, stream);
+    if (auto error = cuda_status(op, status); !error.success()) return error;
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error density_on_grid_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator scratch, ffi::AnyBuffer centers,
+                                     ffi::AnyBuffer exponents, ffi::AnyBuffer coefficients, ffi::AnyBuffer coords,
+                                     ffi::AnyBuffer sph_table, ffi::AnyBuffer density,
+                                     ffi::Span<const int64_t> angular, ffi::Span<const int64_t> prim_offsets,
+                                     bool spherical, double threshold, ffi::Result<ffi::AnyBuffer> rho,
+                                     ffi::Result<ffi::AnyBuffer> grad_rho) {
+  const std::string op = "qpt density_on_grid";
+  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
+  GridCall call;
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
+                                         coords, sph_table,
+                                         {{&density, {"density", density.dimensions(), {kAos, kAos}}}},
+                                         &call);
+      !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_output(op, "rho", rho->dimensions(), call.batch.dims, {call.npoint});
+      !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_output(op, "grad_rho", grad_rho->dimensions(), call.batch.dims, {call.npoint, 3});
+      !error.success()) {
+    return error;
+  }
+  if (rho->element_type() != density.element_type() || grad_rho->element_type() != density.element_type()) {
+    return ffi::Error::InvalidArgument(op + ": outputs must have the dtype of the inputs");
+  }
+  if (density.element_type() == ffi::DataType::F64) {
+    return run_density<double>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, density,
+                               threshold, rho->typed_data<double>(), grad_rho->typed_data<double>());
+  }
+  return run_density<float>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, density,
+                            threshold, rho->typed_data<float>(), grad_rho->typed_data<float>());
+}
+
+template <typename T>
+ffi::Error run_potential(cudaStream_t stream, ffi::ScratchAllocator& scratch, const GridCall& call,
+                         const ffi::AnyBuffer& centers, const ffi::AnyBuffer& exponents,
+                         const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                         const ffi::AnyBuffer& sph_table, const ffi::AnyBuffer& v_rho, const ffi::AnyBuffer& v_grad,
+                         double threshold, T* potential) {
+  const std::string op = "qpt potential_matrix";
+  const ShellLayout basis = call.basis.view();
+  for (const auto& [key, outputs] : call.outputs_by_geometry) {
+    cuda::GridJob job;
+    job.outputs = outputs;
+    for (int64_t out : outputs) {
+      job.inputs.push_back(call.batch.index[4][out]);
+      job.v_grad_inputs.push_back(call.batch.index[5][out]);
+    }
+    const size_t bytes = cuda::potential_scratch_bytes<T>(basis, call.npoint, static_cast<int64_t>(outputs.size()));
+    auto work = scratch.Allocate(bytes, 256);
+    if (!work) return ffi::Error::Internal(op + " (CUDA): scratch allocation failed");
+    const cudaError_t status = cuda::launch_potential_matrix(
+        basis, device_geometry<T>(call, key, centers, exponents, coefficients, coords, sph_table), threshold,
+        v_rho.typed_data<T>(), v_grad.typed_data<T>(), potential, job, *work, bytes, stream);
+    if (auto error = cuda_status(op, status); !error.success()) return error;
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error potential_matrix_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator scratch, ffi::AnyBuffer centers,
+                                      ffi::AnyBuffer exponents, ffi::AnyBuffer coefficients, ffi::AnyBuffer coords,
+                                      ffi::AnyBuffer sph_table, ffi::AnyBuffer v_rho, ffi::AnyBuffer v_grad,
+                                      ffi::Span<const int64_t> angular, ffi::Span<const int64_t> prim_offsets,
+                                      bool spherical, double threshold, ffi::Result<ffi::AnyBuffer> potential) {
+  const std::string op = "qpt potential_matrix";
+  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
+  GridCall call;
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
+                                         coords, sph_table,
+                                         {{&v_rho, {"v_rho", v_rho.dimensions(), {kPoints}}},
+                                          {&v_grad, {"v_grad", v_grad.dimensions(), {kPoints, 3}}}},
+                                         &call);
+      !error.success()) {
+    return error;
+  }
+  const int64_t nao = call.basis.view().nao;
+  if (auto error = ffi_shapes::check_output(op, "V", potential->dimensions(), call.batch.dims, {nao, nao});
+      !error.success()) {
+    return error;
+  }
+  if (potential->element_type() != v_rho.element_type()) {
+    return ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
+  }
+  if (v_rho.element_type() == ffi::DataType::F64) {
+    return run_potential<double>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, v_rho,
+                                 v_grad, threshold, potential->typed_data<double>());
+  }
+  return run_potential<float>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, v_rho,
+                              v_grad, threshold, potential->typed_data<float>());
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(density_on_grid_cuda, density_on_grid_cuda_impl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()       // XLA's CUDA stream
+                                  .Ctx<ffi::ScratchAllocator>()                   // device scratch
+                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
+                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
+                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
+                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
+                                  .Attr<bool>("spherical")                        // spherical AOs
+                                  .Attr<double>("threshold")                      // screening threshold
+                                  .Ret<ffi::AnyBuffer>()                          // rho: [..., G]
+                                  .Ret<ffi::AnyBuffer>());                        // grad_rho: [..., G, 3]
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(potential_matrix_cuda, potential_matrix_cuda_impl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()       // XLA's CUDA stream
+                                  .Ctx<ffi::ScratchAllocator>()                   // device scratch
+                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
+                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
+                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
+                                  .Arg<ffi::AnyBuffer>()                          // v_rho: [..., G]
+                                  .Arg<ffi::AnyBuffer>()                          // v_grad: [..., G, 3]
+                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
+                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
+                                  .Attr<bool>("spherical")                        // spherical AOs
+                                  .Attr<double>("threshold")                      // screening threshold
+                                  .Ret<ffi::AnyBuffer>());                        // V: [..., N, N]
+
+}  // namespace qpt

@@ -1,0 +1,268 @@
+"""Density on the grid and its transpose, the potential matrix, through the fused native kernels.
+
+`density_on_grid` and `potential_matrix` walk the grid in blocks of points; each block evaluates the
+values and gradients of the AOs of the shells that can matter there (screening, below), contracts them
+with every density (or potential) of the call and discards them, so the [grid, AO, 4] table is never
+stored. The two ops are each other's linear transpose,
+    sum(v_rho * rho(D)) + sum(v_grad * grad_rho(D)) == sum(potential_matrix(v_rho, v_grad) * D),
+so each one's VJP is the other kernel; both are differentiable again, so grad-of-grad works. custom_vjp
+has no forward mode: jvp/jacfwd through these ops fail by design. The basis and the grid are constants
+to autodiff: their cotangents are zero (nuclear gradients belong to separate code).
+
+Screening: a shell (and each of its primitives) is skipped for a block of points when, at the distance
+from its centre to the block's bounding box, a bound on every one of its AO values and gradient
+components is below `screening_threshold` (default 1e-14, absolute; see csrc/include/qpt/grid_screening.h).
+0 turns screening off. `screening_statistics` reports how much work it skips.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import qpt_kernels  # noqa: F401  (registers the FFI targets)
+from qpt.system.basis import BasisShells, cart_to_sph_matrix
+
+from ._checks import float_dtype
+
+# Highest angular momentum the kernels evaluate (g functions); must match kMaxAngular in gto_eval.h.
+MAX_ANGULAR = 4
+DEFAULT_SCREENING_THRESHOLD = 1e-14
+
+_DENSITY_TARGET = "qpt_density_on_grid"
+_POTENTIAL_TARGET = "qpt_potential_matrix"
+_COUNTS_TARGET = "qpt_grid_screening_counts"
+
+
+class _Static(NamedTuple):
+    """The hashable, non-array part of a call: the basis layout and the screening threshold."""
+    angular: tuple
+    prim_offsets: tuple
+    spherical: bool
+    nao: int
+    threshold: float
+
+    def attributes(self):
+        return dict(angular=np.asarray(self.angular, dtype=np.int64),
+                    prim_offsets=np.asarray(self.prim_offsets, dtype=np.int64),
+                    spherical=bool(self.spherical), threshold=float(self.threshold))
+
+
+@functools.lru_cache(maxsize=None)
+def _sph_table(dtype_name: str) -> np.ndarray:
+    """PySCF's cart -> spherical matrices for l = 0..MAX_ANGULAR, each [ncart, nsph] row-major, concatenated."""
+    table = np.concatenate([cart_to_sph_matrix(l).ravel() for l in range(MAX_ANGULAR + 1)])
+    return table.astype(dtype_name)
+
+
+# ---- argument checks ----------------------------------------------------------------------------
+
+def _static(name, basis, threshold) -> _Static:
+    if not isinstance(basis, BasisShells):
+        raise TypeError(f"{name}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
+    if basis.max_l > MAX_ANGULAR:
+        raise ValueError(f"{name}: the basis has l = {basis.max_l} shells; the grid kernels support l <= {MAX_ANGULAR}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"{name}: screening_threshold must be a finite number >= 0 (0 = no screening), "
+                         f"got {threshold!r}")
+    return _Static(tuple(int(l) for l in basis.angular), tuple(int(p) for p in basis.prim_offsets),
+                   bool(basis.spherical), int(basis.nao), float(threshold))
+
+
+def _geometry(name, basis, grid, dtype):
+    """(centers, exponents, coefficients, coords) in `dtype`, their shapes checked against the basis layout."""
+    if not hasattr(grid, "coords") or not hasattr(grid, "weights"):
+        raise TypeError(f"{name}: grid must have .coords [G, 3] and .weights [G] (a qpt.system.Grid), "
+                        f"got {type(grid).__name__}")
+    centers, exponents, coefficients = (jnp.asarray(a) for a in (basis.centers, basis.exponents, basis.coefficients))
+    coords, weights = jnp.asarray(grid.coords), jnp.asarray(grid.weights)
+    if centers.ndim < 2 or centers.shape[-2:] != (basis.nshell, 3):
+        raise ValueError(f"{name}: basis.centers must be [..., {basis.nshell}, 3], got shape {centers.shape}")
+    for what, array in (("exponents", exponents), ("coefficients", coefficients)):
+        if array.ndim < 1 or array.shape[-1] != basis.nprim:
+            raise ValueError(f"{name}: basis.{what} must be [..., {basis.nprim}], got shape {array.shape}")
+    if coords.ndim < 2 or coords.shape[-1] != 3:
+        raise ValueError(f"{name}: grid coordinates must be [..., G, 3], got shape {coords.shape}")
+    if coords.shape[-2] == 0:
+        raise ValueError(f"{name}: the grid has no points")
+    if weights.shape != coords.shape[:-1]:
+        raise ValueError(f"{name}: grid weights must be [..., G] = {coords.shape[:-1]}, got shape {weights.shape}")
+    for what, array in (("basis.centers", centers), ("basis.exponents", exponents),
+                        ("basis.coefficients", coefficients), ("grid coordinates", coords)):
+        if not jnp.issubdtype(array.dtype, jnp.floating):
+            raise TypeError(f"{name}: {what} must be floating point, got {array.dtype}")
+    return tuple(a.astype(dtype) for a in (centers, exponents, coefficients, coords))
+
+
+_CORE_RANKS = (2, 1, 1, 2)  # centers, exponents, coefficients, coords
+
+
+def _batch_shape(name, arrays, core_ranks, names):
+    shapes = [a.shape[:a.ndim - rank] for a, rank in zip(arrays, core_ranks)]
+    try:
+        return jnp.broadcast_shapes(*shapes)
+    except ValueError:
+        described = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
+        raise ValueError(f"{name}: batch shapes do not broadcast: {described}") from None
+
+
+# ---- kernel calls -------------------------------------------------------------------------------
+
+def _call(target, outputs, static, arrays, core_ranks):
+    """The FFI call with every operand given the same number of batch dims (size-1 dims broadcast), as
+    vmap's expand_dims method produces them."""
+    batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
+    operands = [a.reshape((1,) * (len(batch) - (a.ndim - r)) + a.shape) for a, r in zip(arrays, core_ranks)]
+    dtype = arrays[-1].dtype
+    table = jnp.asarray(_sph_table(jnp.dtype(dtype).name)).reshape((1,) * len(batch) + (-1,))
+    operands.insert(4, table)
+    call = jax.ffi.ffi_call(target, outputs(batch, dtype), vmap_method="expand_dims")
+    return call(*operands, **static.attributes())
+
+
+def _density_kernel(static, centers, exponents, coefficients, coords, density):
+    npoint = coords.shape[-2]
+
+    def outputs(batch, dtype):
+        return (jax.ShapeDtypeStruct(batch + (npoint,), dtype), jax.ShapeDtypeStruct(batch + (npoint, 3), dtype))
+
+    return _call(_DENSITY_TARGET, outputs, static, (centers, exponents, coefficients, coords, density),
+                 _CORE_RANKS + (2,))
+
+
+def _potential_kernel(static, centers, exponents, coefficients, coords, v_rho, v_grad):
+    def outputs(batch, dtype):
+        return jax.ShapeDtypeStruct(batch + (static.nao, static.nao), dtype)
+
+    return _call(_POTENTIAL_TARGET, outputs, static, (centers, exponents, coefficients, coords, v_rho, v_grad),
+                 _CORE_RANKS + (1, 2))
+
+
+def _unbroadcast(value, shape):
+    """Sums `value` over the leading dims and size-1 dims it was broadcast along, back to `shape`."""
+    extra = value.ndim - len(shape)
+    if extra > 0:
+        value = value.sum(axis=tuple(range(extra)))
+    axes = tuple(a for a, size in enumerate(shape) if size == 1 and value.shape[a] != 1)
+    return value.sum(axis=axes, keepdims=True) if axes else value
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _density(static, centers, exponents, coefficients, coords, density):
+    return _density_kernel(static, centers, exponents, coefficients, coords, density)
+
+
+def _density_forward(static, *arrays):
+    return _density(static, *arrays), arrays
+
+
+def _density_backward(static, residuals, cotangents):
+    centers, exponents, coefficients, coords, density = residuals
+    rho_bar, grad_bar = cotangents
+    # rho and grad rho are linear in D; their transpose is the potential matrix (symmetric, as it must be
+    # for a function of D's symmetric part).
+    density_bar = _potential(static, centers, exponents, coefficients, coords, rho_bar, grad_bar)
+    density_bar = _unbroadcast(density_bar, density.shape).astype(density.dtype)
+    zeros = tuple(jnp.zeros_like(a) for a in (centers, exponents, coefficients, coords))
+    return zeros + (density_bar,)
+
+
+_density.defvjp(_density_forward, _density_backward)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _potential(static, centers, exponents, coefficients, coords, v_rho, v_grad):
+    return _potential_kernel(static, centers, exponents, coefficients, coords, v_rho, v_grad)
+
+
+def _potential_forward(static, *arrays):
+    return _potential(static, *arrays), arrays
+
+
+def _potential_backward(static, residuals, potential_bar):
+    centers, exponents, coefficients, coords, v_rho, v_grad = residuals
+    # <Vbar, V(v)> = sum_g v_rho rho(Vbar) + v_grad . grad rho(Vbar) (rho of Vbar's symmetric part).
+    v_rho_bar, v_grad_bar = _density(static, centers, exponents, coefficients, coords, potential_bar)
+    zeros = tuple(jnp.zeros_like(a) for a in (centers, exponents, coefficients, coords))
+    return zeros + (_unbroadcast(v_rho_bar, v_rho.shape).astype(v_rho.dtype),
+                    _unbroadcast(v_grad_bar, v_grad.shape).astype(v_grad.dtype))
+
+
+_potential.defvjp(_potential_forward, _potential_backward)
+
+
+# ---- public functions ---------------------------------------------------------------------------
+
+def density_on_grid(basis: BasisShells, grid, D, *, screening_threshold: float = DEFAULT_SCREENING_THRESHOLD):
+    """rho_g = sum_mn D_mn phi_m(r_g) phi_n(r_g) and its gradient at every grid point, by the native kernel.
+
+    basis: BasisShells (l <= 4); grid: a Grid (.coords [G, 3] bohr, .weights [G], not applied here);
+    D: [..., N, N] with N = basis.nao, float32 or float64; only its symmetric part is used. Batch dims of D
+    and of the basis/grid arrays broadcast. Returns (rho [..., G], grad_rho [..., G, 3]) in D's dtype,
+    equal to PySCF's numint.eval_rho(mol, ao, D, xctype='GGA'). Works under jit, vmap and grad (reverse
+    mode, any order); no forward mode. See the module docstring for screening.
+    """
+    name = "qpt.ops.density_on_grid"
+    static = _static(name, basis, screening_threshold)
+    D = jnp.asarray(D)
+    dtype = float_dtype(name, D)
+    geometry = _geometry(name, basis, grid, dtype)
+    if D.ndim < 2 or D.shape[-2:] != (basis.nao, basis.nao):
+        raise ValueError(f"{name}: D must be [..., {basis.nao}, {basis.nao}] (basis.nao = {basis.nao}), "
+                         f"got shape {D.shape}")
+    _batch_shape(name, geometry + (D,), _CORE_RANKS + (2,),
+                 ("basis.centers", "basis.exponents", "basis.coefficients", "grid coordinates", "D"))
+    return _density(static, *geometry, D)
+
+
+def potential_matrix(basis: BasisShells, grid, v_rho, v_grad, *,
+                     screening_threshold: float = DEFAULT_SCREENING_THRESHOLD):
+    """V_mn = sum_g [v_rho_g phi_m phi_n + v_grad_g . (grad phi_m phi_n + phi_m grad phi_n)], by the native kernel.
+
+    The exact linear transpose of density_on_grid; no grid weights are applied, so for
+    E_xc = sum_g w_g e(rho_g, sigma_g) pass v_rho = w de/drho and v_grad = 2 w de/dsigma grad_rho
+    (what PySCF's numint.nr_rks builds). v_rho [..., G] and v_grad [..., G, 3] (same leading dims, same
+    float dtype; their batch dims broadcast with the basis/grid arrays). Returns the symmetric
+    V [..., N, N] in that dtype. Works under jit, vmap and grad (reverse mode, any order).
+    """
+    name = "qpt.ops.potential_matrix"
+    static = _static(name, basis, screening_threshold)
+    v_rho, v_grad = jnp.asarray(v_rho), jnp.asarray(v_grad)
+    dtype = float_dtype(name, v_rho, v_grad)
+    geometry = _geometry(name, basis, grid, dtype)
+    npoint = geometry[3].shape[-2]
+    if v_rho.ndim < 1 or v_rho.shape[-1] != npoint:
+        raise ValueError(f"{name}: v_rho must be [..., G] with G = {npoint} grid points, got shape {v_rho.shape}")
+    if v_grad.shape != v_rho.shape + (3,):
+        raise ValueError(f"{name}: v_grad must be v_rho's shape + (3,) = {v_rho.shape + (3,)}, "
+                         f"got shape {v_grad.shape}")
+    _batch_shape(name, geometry + (v_rho,), _CORE_RANKS + (1,),
+                 ("basis.centers", "basis.exponents", "basis.coefficients", "grid coordinates", "v_rho"))
+    return _potential(static, *geometry, v_rho, v_grad)
+
+
+def screening_statistics(basis: BasisShells, grid, *,
+                         screening_threshold: float = DEFAULT_SCREENING_THRESHOLD) -> dict:
+    """How much AO work the screening keeps for one geometry (no batch dims), computed by the kernels' own
+    screening code on the CPU: counts of (shell, block) and (primitive, block) pairs, AO pairs x points
+    summed over blocks, and the kept fractions of each."""
+    name = "qpt.ops.screening_statistics"
+    static = _static(name, basis, screening_threshold)
+    with jax.default_device(jax.devices("cpu")[0]):
+        geometry = _geometry(name, basis, grid, jnp.float64)
+        if any(a.ndim != rank for a, rank in zip(geometry, _CORE_RANKS)):
+            raise ValueError(f"{name}: one geometry at a time (no batch dims)")
+        table = jnp.asarray(_sph_table("float64"))
+        counts = jax.ffi.ffi_call(_COUNTS_TARGET, jax.ShapeDtypeStruct((7,), jnp.float64))(
+            *geometry, table, **static.attributes())
+    keys = ("blocks", "shell_blocks", "kept_shell_blocks", "primitive_blocks", "kept_primitive_blocks",
+            "ao_pair_points", "kept_ao_pair_points")
+    stats = dict(zip(keys, (float(c) for c in np.asarray(counts))))
+    stats["kept_shell_fraction"] = stats["kept_shell_blocks"] / stats["shell_blocks"]
+    stats["kept_primitive_fraction"] = stats["kept_primitive_blocks"] / stats["primitive_blocks"]
+    stats["kept_ao_pair_fraction"] = stats["kept_ao_pair_points"] / stats["ao_pair_points"]
+    return stats
