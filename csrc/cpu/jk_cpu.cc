@@ -24,7 +24,8 @@ std::vector<int64_t> balanced_row_bounds(int64_t npair, int64_t chunks) {
   return bounds;
 }
 
-// Each thread accumulates into buffers it owns, so additions are plain and the bulk loop may vectorise.
+// Each chunk of rows accumulates into buffers it owns, so additions are plain and the bulk loop may vectorise;
+// the buffers are summed in chunk order, so results do not depend on which thread ran which chunk.
 struct PlainAdd {
   static constexpr bool plain_memory = true;
   template <typename T>
@@ -32,7 +33,7 @@ struct PlainAdd {
 };
 
 template <typename T>
-struct ThreadAccumulators {
+struct ChunkAccumulators {
   std::vector<T> k_half;    // [ndens, n, n]
   std::vector<T> j_packed;  // [ndens, npair]
 };
@@ -57,16 +58,13 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
     }
   }
 
-  const int64_t slots = participant_count(pool);
-  std::vector<ThreadAccumulators<T>> accumulators(slots);
-  const std::vector<int64_t> bounds = balanced_row_bounds(npair, 8 * slots);
+  const std::vector<int64_t> bounds = balanced_row_bounds(npair, lane_count(pool));
+  std::vector<ChunkAccumulators<T>> accumulators(bounds.size() - 1);
 
-  parallel_for(pool, static_cast<int64_t>(bounds.size()) - 1, [&](int64_t chunk, int64_t slot) {
-    ThreadAccumulators<T>& acc = accumulators[slot];
-    if (acc.k_half.empty()) {
-      acc.k_half.assign(with_k ? ndens * n * n : 1, T(0));
-      acc.j_packed.assign(with_j ? ndens * npair : 1, T(0));
-    }
+  parallel_for(pool, static_cast<int64_t>(bounds.size()) - 1, [&](int64_t chunk, int64_t) {
+    ChunkAccumulators<T>& acc = accumulators[chunk];
+    acc.k_half.assign(with_k ? ndens * n * n : 1, T(0));
+    acc.j_packed.assign(with_j ? ndens * npair : 1, T(0));
     for (int64_t row = bounds[chunk]; row < bounds[chunk + 1]; ++row) {
       const int64_t i = packed_pair_row(row);
       const int64_t j = row - i * (i + 1) / 2;
@@ -86,7 +84,7 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
         for (int64_t b = 0; b <= a; ++b) {
           T sum = 0;
           for (const auto& acc : accumulators) {
-            if (!acc.j_packed.empty()) sum += acc.j_packed[d * npair + packed_pair_index(a, b)];
+            sum += acc.j_packed[d * npair + packed_pair_index(a, b)];
           }
           out[a * n + b] = sum;
           out[b * n + a] = sum;
@@ -99,9 +97,7 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
         for (int64_t b = 0; b <= a; ++b) {
           T sum = 0;
           for (const auto& acc : accumulators) {
-            if (!acc.k_half.empty()) {
-              sum += acc.k_half[d * n * n + a * n + b] + acc.k_half[d * n * n + b * n + a];
-            }
+            sum += acc.k_half[d * n * n + a * n + b] + acc.k_half[d * n * n + b * n + a];
           }
           out[a * n + b] = sum;
           out[b * n + a] = sum;

@@ -3,9 +3,14 @@
 // Items are claimed from a shared counter, so a pool task that starts late (or never, when the pool is
 // busy with the caller itself) simply finds nothing left; the caller waits only for items already claimed.
 // That rules out the deadlock of blocking a pool thread on tasks queued behind it. Each participant gets a
-// distinct slot number, so it can own per-thread accumulation buffers without locks.
+// distinct slot number, so it can own per-thread scratch buffers without locks.
+//
+// Which participant runs which item depends on thread timing, so buffers that *accumulate* across items
+// must not be per slot (the sums would be reassociated differently from call to call): use
+// parallel_for_lanes, whose lanes each own a fixed set of items.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +25,12 @@ namespace qpt::cpu {
 // Upper bound on slot numbers handed out by parallel_for for a pool of this size.
 inline int64_t participant_count(const xla::ffi::ThreadPool& pool) {
   return pool.num_threads() + 1;
+}
+
+// How many lanes parallel_for_lanes uses on this pool: a few per participant, so lanes that are claimed
+// dynamically still balance the load when there are more participants than cores.
+inline int64_t lane_count(const xla::ffi::ThreadPool& pool) {
+  return 4 * participant_count(pool);
 }
 
 // body(item, slot) for every item; slot < participant_count(pool).
@@ -54,6 +65,17 @@ inline void parallel_for(xla::ffi::ThreadPool& pool, int64_t count,
   work();
   std::unique_lock<std::mutex> lock(shared->mutex);
   shared->all_done.wait(lock, [&] { return shared->finished.load() == shared->count; });
+}
+
+// body(item, lane) for every item, where lane = item % lanes and each lane runs its items in increasing
+// order on one thread at a time. A buffer owned by a lane therefore receives the same additions in the
+// same order on every call, and reducing the lanes' buffers in lane order gives bitwise-reproducible
+// results (for a given lane count).
+inline void parallel_for_lanes(xla::ffi::ThreadPool& pool, int64_t count, int64_t lanes,
+                               const std::function<void(int64_t item, int64_t lane)>& body) {
+  parallel_for(pool, std::min(lanes, count), [&](int64_t lane, int64_t) {
+    for (int64_t item = lane; item < count; item += lanes) body(item, lane);
+  });
 }
 
 }  // namespace qpt::cpu
