@@ -1,1 +1,18 @@
+"""qpt's public kernel ops: custom_vjp functions over the fused native kernels.
+
+`qpt.ops.reference` holds pure-JAX twins with identical signatures; every function in `qpt.dft` takes
+either module as its `ops` argument, which is how tests and benches compare the two.
+
+- jk, coulomb, exchange: J/K from 8-fold packed ERIs (fused C++/CUDA kernel).
+- density_matrix: eigh-based density update with an occupied-virtual (degeneracy-safe) VJP; the
+  eigensolver is XLA's (LAPACK on CPU, cuSOLVER on GPU).
+- density_on_grid, potential_matrix: density (and its gradient) on the grid and the potential matrix,
+  fused C++/CUDA kernels that evaluate screened AO blocks on the fly and never store the AO table;
+  screening_statistics reports how much work the screening skips.
+"""
+from .density_matrix import density_matrix
+from .grid import density_on_grid, potential_matrix, screening_statistics
 from .jk import coulomb, exchange, jk
+
+__all__ = ["jk", "coulomb", "exchange", "density_matrix", "density_on_grid", "potential_matrix",
+           "screening_statistics"]

@@ -1,1 +1,7 @@
+"""Pure-JAX twins of `qpt.ops`, with identical signatures: the baseline for tests and benches."""
+from .density_matrix import density_matrix
+from .grid import ao_values, density_on_grid, potential_matrix
 from .jk import coulomb, exchange, jk, unpack_eri
+
+__all__ = ["jk", "coulomb", "exchange", "unpack_eri", "density_matrix", "density_on_grid",
+           "potential_matrix", "ao_values"]
