@@ -1,0 +1,61 @@
+"""Kohn-Sham energy E(D) and Fock matrix F(D) = h + J - a/2 K + V_xc of closed-shell densities.
+
+Both come from one pass: J and K share a single kernel call, and E_xc and V_xc a single trip through the
+grid. They are differentiable in D (and F's derivative is what backpropagates through DFT iterations).
+`ops` is `qpt.ops` (the kernels) or `qpt.ops.reference` (pure JAX); results agree to round-off.
+"""
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from qpt import ops as kernel_ops
+from qpt.dft import precision
+from qpt.dft.functionals import get_functional
+from qpt.dft.validation import check_density
+from qpt.dft.xc import xc_energy_and_potential
+
+
+class EnergyTerms(NamedTuple):
+    """Energy components in Hartree ([...] for a batch of densities)."""
+
+    total: jnp.ndarray
+    one_electron: jnp.ndarray
+    coulomb: jnp.ndarray
+    exact_exchange: jnp.ndarray
+    xc: jnp.ndarray
+    nuclear_repulsion: jnp.ndarray
+
+
+def _trace(a, b):
+    return jnp.sum(a * b, axis=(-2, -1))
+
+
+def energy_and_fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
+    """(EnergyTerms, F) of density D [..., n, n] (symmetric, closed shell: D = 2 C_occ C_occ^T)."""
+    dtype = precision.resolve(dtype)
+    functional = get_functional(xc) if isinstance(xc, str) else xc
+    check_density(system, D)
+    system = precision.cast_floats(system, dtype)
+    D = jnp.asarray(D, dtype)
+
+    a = functional.exact_exchange
+    J, K = ops.jk(system.eri, D, with_k=a != 0.0)
+    e_xc, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, D, ops)
+    h = system.core_hamiltonian
+    one_electron = _trace(D, h)
+    coulomb = 0.5 * _trace(D, J)
+    exact_exchange = -0.25 * a * _trace(D, K)
+    nuclear = system.nuclear_repulsion * jnp.ones_like(one_electron)
+    total = one_electron + coulomb + exact_exchange + e_xc + nuclear
+    fock = h + J - 0.5 * a * K + v_xc
+    return EnergyTerms(total, one_electron, coulomb, exact_exchange, e_xc, nuclear), fock
+
+
+def energy(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
+    """Total energy E(D) in Hartree."""
+    return energy_and_fock(system, D, xc, ops=ops, dtype=dtype)[0].total
+
+
+def fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
+    """Fock (Kohn-Sham) matrix F(D) = h + J - a/2 K + V_xc."""
+    return energy_and_fock(system, D, xc, ops=ops, dtype=dtype)[1]

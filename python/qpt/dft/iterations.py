@@ -1,0 +1,47 @@
+"""The QPT iteration block: a fixed number of differentiable Kohn-Sham iterations from a Fock matrix.
+
+From H (the network's Hamiltonian in QPT): D1 = dm(H), then for each mixing weight alpha
+D <- alpha D + (1 - alpha) dm(F(D)), and finally E(D) and F(D). The paper's scheme is
+mixing = (0.5, 0.0): D2 = (D1 + dm(F(D1)))/2, D3 = dm(F(D2)), loss E(D3), output F(D3).
+Every step goes through `ops`, so with qpt.ops the kernels carry the forward and backward cost.
+"""
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from qpt import ops as kernel_ops
+from qpt.dft import precision
+from qpt.dft.energy import EnergyTerms, energy_and_fock
+from qpt.dft.functionals import get_functional
+from qpt.dft.validation import check_matrix
+
+PAPER_MIXING = (0.5, 0.0)
+
+
+class IterationResult(NamedTuple):
+    terms: EnergyTerms   # energy of the final density
+    fock: jnp.ndarray    # F of the final density (QPT's output Hamiltonian)
+    density: jnp.ndarray
+
+
+def dft_iterations(system, hamiltonian, xc="b3lyp5", *, mixing=PAPER_MIXING, ops=kernel_ops,
+                   dtype=None, **density_matrix_options) -> IterationResult:
+    """len(mixing) + 1 Fock builds starting from `hamiltonian` [..., n, n]; differentiable in it."""
+    dtype = precision.resolve(dtype)
+    functional = get_functional(xc) if isinstance(xc, str) else xc
+    check_matrix(system, hamiltonian, "hamiltonian")
+    mixing = tuple(float(alpha) for alpha in mixing)
+    if any(not 0.0 <= alpha < 1.0 for alpha in mixing):
+        raise ValueError(f"dft_iterations: mixing weights must lie in [0, 1), got {mixing}")
+    cast_system = precision.cast_floats(system, dtype)
+    x = cast_system.orthogonalizer
+
+    def density_of(f):
+        return ops.density_matrix(f, x, system.n_occ, **density_matrix_options)[0]
+
+    density = density_of(jnp.asarray(hamiltonian, dtype))
+    for alpha in mixing:
+        _, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype)
+        density = alpha * density + (1.0 - alpha) * density_of(f)
+    terms, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype)
+    return IterationResult(terms, f, density)

@@ -1,0 +1,31 @@
+"""Exchange-correlation energy and potential on the grid.
+
+The functional is pointwise JAX: e(rho, sigma) per volume. Its derivatives come from autodiff, and the
+grid ops (`density_on_grid` and its transpose `potential_matrix`) carry them to and from the AO basis.
+Because every step is differentiable, the VJP of V_xc (needed to backpropagate through several Fock
+builds) uses the functional's second derivatives automatically.
+"""
+import jax
+import jax.numpy as jnp
+
+
+def xc_energy_and_potential(functional, basis, grid, D, ops):
+    """E_xc [...] and V_xc [..., n, n] for densities D [..., n, n] on `grid`.
+
+    E_xc = sum_g w_g e(rho_g, sigma_g); V_xc = dE_xc/dD, assembled by `ops.potential_matrix` from
+    v_rho = w de/drho and v_grad = 2 w de/dsigma grad(rho).
+    """
+    rho, grad_rho = ops.density_on_grid(basis, grid, D)
+    sigma = jnp.sum(grad_rho * grad_rho, axis=-1)
+    weights = grid.weights.astype(rho.dtype)
+
+    def energies(rho, sigma):
+        return jnp.sum(weights * functional.energy_density(rho, sigma), axis=-1)
+
+    def total(rho, sigma):
+        e = energies(rho, sigma)
+        return jnp.sum(e), e
+
+    (_, e_xc), (v_rho, v_sigma) = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(rho, sigma)
+    v_grad = 2.0 * v_sigma[..., None] * grad_rho
+    return e_xc, ops.potential_matrix(basis, grid, v_rho, v_grad)
