@@ -35,9 +35,11 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="build info, devices and versions")
     info.set_defaults(run=_info)
-    from qpt import demo
+    from qpt import energy_check
+    from qpt.train.cli import add_parsers as add_training_parsers
 
-    demo.add_parser(commands)
+    energy_check.add_parser(commands)
+    add_training_parsers(commands)
     return parser
 
 

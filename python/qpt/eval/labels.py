@@ -1,0 +1,86 @@
+"""Evaluation labels: converged SCF results (qpt.dft.run_scf) on held-out geometries, cached on disk.
+
+Labels are used to measure a trained model, never in its loss. A label file is an .npz written
+atomically (temporary file + os.replace) under a name built from the molecule, basis, functional,
+grid level, seed and geometry index, plus a hash of the exact displaced coordinates, so a cache entry can
+only be reused for the very same calculation.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from qpt import ops as kernel_ops
+from qpt.dft.scf import run_scf
+from qpt.train.checkpoint import write_npz_atomically
+from qpt.train.data import Sample, SampleBuilder
+
+_FORMAT = "qpt.label"
+_VERSION = 1
+
+
+class Label(NamedTuple):
+    energy: float                 # converged total energy, Hartree
+    fock: np.ndarray              # F(D) at convergence [N, N]
+    density: np.ndarray
+    orbital_energies: np.ndarray  # [N], ascending
+    orbitals: np.ndarray          # [N, N] columns, C^T S C = I
+    converged: bool
+    iterations: int
+
+
+def label_from_scf(result) -> Label:
+    return Label(float(result.energy), np.asarray(result.fock), np.asarray(result.density),
+                 np.asarray(result.orbital_energies), np.asarray(result.orbitals), bool(result.converged),
+                 int(result.iterations))
+
+
+class LabelCache:
+    """Labels of held-out geometries, computed once and kept in `directory`."""
+
+    def __init__(self, directory, xc: str, *, ops=kernel_ops, log=None):
+        self.directory = os.fspath(directory)
+        self.xc = xc
+        self.ops = ops
+        self.log = log
+
+    def path(self, builder: SampleBuilder, sample: Sample) -> str:
+        molecule = sample.molecule
+        identity = json.dumps({"symbols": molecule.symbols, "coordinates": molecule.coordinates.tolist(),
+                               "charge": molecule.charge, "spin": molecule.spin, "basis": builder.basis,
+                               "xc": self.xc, "grid_level": builder.grid_level})
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+        readable = (f"{molecule.formula}-{builder.basis}-{self.xc}-grid{builder.grid_level}-"
+                    f"seed{builder.seed}-stream{builder.stream}-{sample.index:05d}")
+        return os.path.join(self.directory, re.sub(r"[^A-Za-z0-9._+-]", "_", readable) + f"-{digest}.npz")
+
+    def label(self, builder: SampleBuilder, sample: Sample) -> Label:
+        path = self.path(builder, sample)
+        if os.path.exists(path):
+            return _read(path)
+        result = run_scf(sample.system, self.xc, ops=self.ops)
+        label = label_from_scf(result)
+        if not label.converged and self.log is not None:
+            self.log(f"warning: the label SCF of held-out geometry {sample.index} did not converge in "
+                     f"{label.iterations} iterations; its metrics are against the last iterate")
+        _write(path, label)
+        return label
+
+
+def _write(path, label: Label):
+    arrays = {name: np.asarray(value) for name, value in label._asdict().items()}
+    arrays["format"] = np.array(f"{_FORMAT} {_VERSION}")
+    write_npz_atomically(path, arrays)
+
+
+def _read(path) -> Label:
+    with np.load(path, allow_pickle=False) as file:
+        if str(file["format"]) != f"{_FORMAT} {_VERSION}":
+            raise ValueError(f"{path} is not a version-{_VERSION} qpt label file")
+        return Label(float(file["energy"]), file["fock"], file["density"], file["orbital_energies"],
+                     file["orbitals"], bool(file["converged"]), int(file["iterations"]))

@@ -1,0 +1,121 @@
+"""TrainConfig: everything that defines a training run, validated before any System is built.
+
+Stored in every checkpoint as JSON (the molecule as symbols and exact float64 coordinates, so a resumed
+run or an evaluation rebuilds the very same geometries).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Optional
+
+from qpt.dft.functionals import get_functional
+from qpt.model import ModelConfig, get_model_config
+from qpt.system import Molecule
+from qpt.system.grid import check_grid_level
+from qpt.system.molecule import check_basis
+
+DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std: bond lengths vary by ~0.05 A, MD17-like
+MAX_WARMUP_STEPS = 1000       # the paper's warmup
+TIME_BUDGET_WARMUP_STEPS = 50  # with only --minutes the run length is unknown when warmup starts
+
+
+def _positive_int(value, what, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"train config: {what} must be a positive integer, got {value!r}")
+
+
+def _positive_float(value, what, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"train config: {what} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    molecule: object = "water"       # catalog name, xyz path/text or Molecule (the equilibrium geometry)
+    basis: str = "def2-svp"
+    xc: str = "b3lyp5"
+    grid_level: int = 3
+    model: object = "tiny"           # preset name or ModelConfig
+    steps: Optional[int] = None      # schedule length and stop; None: derived from `minutes`
+    minutes: Optional[float] = None  # wall-time budget of the run (compilation and data included)
+    seed: int = 0
+    learning_rate: float = 5e-4      # peak
+    end_learning_rate: float = 1e-7
+    warmup_steps: Optional[int] = None  # None: 10% of steps (at most 1000), or 50 with only a time budget
+    sigma_bohr: float = DEFAULT_SIGMA_BOHR
+    network_dtype: Optional[str] = None  # None: the model config's dtype
+    dft_dtype: str = "float64"
+    checkpoint_every: int = 100
+    validate_every: int = 10         # steps between energies of the held-out validation geometry
+    workers: int = 2                 # System-building threads
+    prefetch: int = 3                # Systems built ahead of the current step
+
+    def __post_init__(self):
+        molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
+        object.__setattr__(self, "molecule", molecule)
+        check_basis(self.basis, molecule.symbols)
+        get_functional(self.xc)
+        object.__setattr__(self, "grid_level", check_grid_level(self.grid_level))
+        model = get_model_config(self.model)
+        if self.network_dtype is not None:
+            model = model.replace(dtype=self.network_dtype)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "network_dtype", model.dtype)
+        if self.dft_dtype not in ("float32", "float64"):
+            raise ValueError(f"train config: dft_dtype must be float32 or float64, got {self.dft_dtype!r}")
+        if self.steps is None and self.minutes is None:
+            raise ValueError("train config: give the number of steps, a time budget in minutes, or both")
+        _positive_int(self.steps, "steps", allow_none=True)
+        _positive_float(self.minutes, "minutes", allow_none=True)
+        _positive_int(self.warmup_steps, "warmup_steps", allow_none=True)
+        if self.steps is not None and self.warmup_steps is not None and self.warmup_steps >= self.steps:
+            raise ValueError(f"train config: warmup_steps ({self.warmup_steps}) must be below steps ({self.steps})")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+            raise ValueError(f"train config: seed must be an integer >= 0, got {self.seed!r}")
+        _positive_float(self.learning_rate, "learning_rate")
+        _positive_float(self.end_learning_rate, "end_learning_rate")
+        if self.end_learning_rate > self.learning_rate:
+            raise ValueError(f"train config: end_learning_rate {self.end_learning_rate} exceeds the peak "
+                             f"learning_rate {self.learning_rate}")
+        _positive_float(self.sigma_bohr, "sigma_bohr")
+        for name in ("checkpoint_every", "validate_every", "workers", "prefetch"):
+            _positive_int(getattr(self, name), name)
+
+    @property
+    def resolved_warmup_steps(self) -> int:
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        if self.steps is None:
+            return TIME_BUDGET_WARMUP_STEPS
+        return max(1, min(MAX_WARMUP_STEPS, self.steps // 10))
+
+    def to_dict(self) -> dict:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        molecule = self.molecule
+        values["molecule"] = {"symbols": list(molecule.symbols), "coordinates_bohr": molecule.coordinates.tolist(),
+                              "charge": molecule.charge, "spin": molecule.spin}
+        values["model"] = self.model.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        values = dict(values)
+        molecule = values["molecule"]
+        values["molecule"] = Molecule(tuple(molecule["symbols"]), molecule["coordinates_bohr"],
+                                      molecule["charge"], molecule["spin"])
+        values["model"] = ModelConfig.from_dict(values["model"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"train config: unknown fields {unknown}")
+        return cls(**values)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)

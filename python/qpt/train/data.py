@@ -1,0 +1,108 @@
+"""On-the-fly training data: a new thermal-like geometry every step, its System built in the background.
+
+Geometry `index` of stream `stream` is the equilibrium geometry plus Gaussian displacements drawn from
+numpy's Generator seeded with (seed, stream, index): it depends on nothing else, so a resumed run sees
+exactly the geometries an uninterrupted one would, and evaluation (HELDOUT_STREAM) never sees a
+training geometry. Building a System (integrals, grid, minao guess) is PySCF work on the host; a few
+worker threads do it for the next steps while the trainer computes the current one.
+"""
+from __future__ import annotations
+
+import collections
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from qpt.model import TokenLayout
+from qpt.system import Molecule, System
+
+TRAINING_STREAM = 0
+HELDOUT_STREAM = 1
+
+
+def sample_geometry(molecule: Molecule, seed: int, index: int, sigma_bohr: float,
+                    stream: int = TRAINING_STREAM) -> Molecule:
+    """The equilibrium `molecule` with every coordinate displaced by N(0, sigma_bohr^2), deterministically."""
+    if min(seed, index, stream) < 0:
+        raise ValueError(f"seed, index and stream must be >= 0, got {seed}, {index}, {stream}")
+    return molecule.displaced(np.random.default_rng([seed, stream, index]), sigma_bohr)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One geometry, ready for the training step."""
+
+    index: int
+    molecule: Molecule
+    system: System
+    positions: np.ndarray     # [N, 3] AO positions in the principal-axis frame (model input)
+    build_seconds: float      # wall time of the System build in its worker
+
+
+@dataclass(frozen=True)
+class SampleBuilder:
+    """Turns geometry indices of one molecule/basis/grid into Samples."""
+
+    molecule: Molecule
+    basis: str
+    grid_level: int
+    layout: TokenLayout
+    seed: int
+    sigma_bohr: float
+    stream: int = TRAINING_STREAM
+
+    def geometry(self, index: int) -> Molecule:
+        return sample_geometry(self.molecule, self.seed, index, self.sigma_bohr, self.stream)
+
+    def build(self, index: int) -> Sample:
+        start = time.perf_counter()
+        molecule = self.geometry(index)
+        system = System.from_molecule(molecule, basis=self.basis, grid_level=self.grid_level)
+        return Sample(index, molecule, system, self.layout.positions(molecule), time.perf_counter() - start)
+
+
+class GeometryStream:
+    """Samples start, start + 1, ... (up to stop, exclusive), `prefetch` of them built ahead by `workers`
+    threads. Use as an iterator and close() it (or use `with`) to stop the workers."""
+
+    def __init__(self, builder: SampleBuilder, start: int = 0, stop: int | None = None, *,
+                 prefetch: int = 2, workers: int = 1):
+        if prefetch < 1 or workers < 1:
+            raise ValueError(f"prefetch and workers must be >= 1, got {prefetch} and {workers}")
+        self._builder = builder
+        self._next_index = start
+        self._stop = stop
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="qpt-geometry")
+        self._pending = collections.deque()
+        for _ in range(prefetch):
+            self._submit()
+
+    def _submit(self):
+        if self._stop is not None and self._next_index >= self._stop:
+            return
+        self._pending.append(self._pool.submit(self._builder.build, self._next_index))
+        self._next_index += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Sample:
+        if not self._pending:
+            raise StopIteration
+        future = self._pending.popleft()
+        self._submit()
+        return future.result()  # a worker's exception surfaces here, in the trainer's thread
+
+    def close(self):
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

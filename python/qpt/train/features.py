@@ -1,0 +1,46 @@
+"""The network's inputs for one geometry: AO tokens plus the quantum bias matrices, and H_init = F(D0).
+
+Everything here is a constant of the geometry (no parameter enters), computed inside the jitted training
+step with the same `ops` as the loss. One J/K call and one grid pass at the minao density D0 give both the
+bias matrices and H_init = h + J - a/2 K + V_xc, the Fock matrix qpt.dft.energy_and_fock would build.
+"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from qpt.dft import precision
+from qpt.dft.xc import xc_energy_and_potential
+from qpt.model import ModelInputs, normalised_bias_stack
+
+
+class QuantumFeatures(NamedTuple):
+    inputs: ModelInputs                # what the Transformer reads
+    initial_hamiltonian: jnp.ndarray   # H_init = F(D0) [N, N], DFT dtype
+
+
+def quantum_features(system, token_ids, positions, functional, *, ops, dtype=None) -> QuantumFeatures:
+    """Features of `system` (one geometry, no batch axis); token_ids [N], positions [N, 3] from
+    qpt.model.TokenLayout. `functional` is a qpt.dft.functionals Functional."""
+    dtype = precision.resolve(dtype)
+    system = precision.cast_floats(system, dtype)
+    d0 = system.minao_density
+    h = system.core_hamiltonian
+    x = system.orthogonalizer
+    a = functional.exact_exchange
+    j, k = ops.jk(system.eri, d0)
+    _, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, d0, ops)
+    h_init = h + j - 0.5 * a * k + v_xc
+    positions = jnp.asarray(positions, dtype)
+    biases = normalised_bias_stack({
+        "core_hamiltonian": h,
+        "position_gram": positions @ positions.T,
+        "orthogonal_core_hamiltonian": x.T @ h @ x,
+        "minao_density": d0,
+        "coulomb_exchange": j - 0.5 * k,
+        "xc_potential": v_xc,
+        "initial_hamiltonian": h_init,
+    })
+    inputs = ModelInputs(jnp.asarray(token_ids, jnp.int32), positions, biases)
+    # Constants of the geometry: nothing upstream of the network is differentiated.
+    return jax.lax.stop_gradient(QuantumFeatures(inputs, h_init))

@@ -1,0 +1,50 @@
+"""The QPT loss: no labels, the DFT energy itself.
+
+H = H_init + W(params); D1 = dm(H); D2 = (D1 + dm(F(D1)))/2; D3 = dm(F(D2)); loss = E(D3). E is
+variational, so E(D3) is lowest when D3 is the self-consistent density, and the network learns the W
+that makes two cheap Fock iterations land there. The DFT runs only through `ops` (qpt.ops or
+qpt.ops.reference), in `dtype` (float64 unless asked), whatever the network's own dtype.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from qpt.dft import precision
+from qpt.dft.iterations import PAPER_MIXING, dft_iterations
+from qpt.model import hamiltonian_correction
+from qpt.train.features import quantum_features
+
+
+def predicted_hamiltonian(params, model_config, features, *, dtype=None):
+    """H = H_init + W in the DFT dtype; params None gives the no-network baseline H = H_init (W = 0)."""
+    dtype = precision.resolve(dtype)
+    h_init = jnp.asarray(features.initial_hamiltonian, dtype)
+    if params is None:
+        return h_init
+    return h_init + hamiltonian_correction(params, model_config, features.inputs).astype(dtype)
+
+
+def qpt_iterations(params, model_config, system, features, functional, *, ops, dtype=None,
+                   mixing=PAPER_MIXING):
+    """qpt.dft.IterationResult (E(D3) terms, F(D3), D3) for the network's H (params None: W = 0)."""
+    hamiltonian = predicted_hamiltonian(params, model_config, features, dtype=dtype)
+    return dft_iterations(system, hamiltonian, functional, mixing=mixing, ops=ops, dtype=dtype)
+
+
+def qpt_loss(params, model_config, system, features, functional, *, ops, dtype=None, mixing=PAPER_MIXING):
+    """(E(D3) in Hartree, IterationResult) — use with jax.value_and_grad(..., has_aux=True)."""
+    result = qpt_iterations(params, model_config, system, features, functional, ops=ops, dtype=dtype,
+                            mixing=mixing)
+    return result.terms.total, result
+
+
+@functools.lru_cache(maxsize=8)  # one compiled predictor per configuration, shared by trainer and evaluation
+def make_predictor(model_config, functional, *, ops, dtype=None):
+    """jitted (params, system, token_ids, positions) -> IterationResult of one geometry, features included;
+    params None is the W = 0 baseline (compiled separately, once)."""
+    def predict(params, system, token_ids, positions):
+        features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dtype)
+        return qpt_iterations(params, model_config, system, features, functional, ops=ops, dtype=dtype)
+
+    return jax.jit(predict)

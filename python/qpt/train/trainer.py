@@ -1,0 +1,233 @@
+"""The QPT training loop: one new geometry per step, the DFT energy as the loss, checkpoints that resume
+bit for bit.
+
+Per step: the next Sample comes from the background GeometryStream; one jitted function computes the
+quantum features (constants), the loss E(D3) and its gradient, and the AdamW update. The learning rate
+is computed on the host and passed in, so a time-budgeted run can fix its schedule length after timing
+its first steps without recompiling.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import statistics
+import time
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from qpt import ops as kernel_ops
+from qpt.dft.functionals import get_functional
+from qpt.model import TokenLayout, init_params
+from qpt.train import checkpoint as checkpoints
+from qpt.train.config import TrainConfig
+from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder
+from qpt.train.features import quantum_features
+from qpt.train.loss import make_predictor, qpt_loss
+from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
+from qpt.train.progress import Progress
+
+# With a time budget only, the schedule length is fixed after _PROBE_STEPS steps from the median time of
+# the last _TIMED_PROBE_STEPS of them: by then compilation is over and the prefetched Systems are used up,
+# so the rate includes waiting for data. _PROBE_STEPS stays below TIME_BUDGET_WARMUP_STEPS, so the
+# learning rates used before the length is known do not depend on it.
+_PROBE_STEPS = 20
+_TIMED_PROBE_STEPS = 10
+_BUDGET_MARGIN = 0.9  # steps slow down later (other load, validation); a cut-off run ends at a high rate
+# validation_loss: E(D3) of one fixed held-out geometry after the step, every validate_every steps (NaN in
+# between), and validation_baseline its E(D3) with W = 0: their difference is a clean learning curve,
+# free of the tens of mHa by which each training geometry's own energy differs.
+_HISTORY_FIELDS = ("step", "loss", "validation_loss", "validation_baseline", "learning_rate", "step_seconds",
+                   "build_seconds")
+
+
+class StepStats(NamedTuple):
+    loss: jnp.ndarray            # E(D3), Hartree
+    gradient_norm: jnp.ndarray   # before clipping
+
+
+class TrainResult(NamedTuple):
+    steps: int               # completed steps (in total, resumed ones included)
+    schedule_steps: int
+    stopped_by: str          # "steps", "time" or "stop_at"
+    seconds: float           # wall time of this run() call
+    checkpoint: str
+    history: dict
+
+
+@functools.lru_cache(maxsize=8)  # trainers of one configuration share the compiled step
+def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype):
+    """The jitted update (params, opt_state, system, token_ids, positions, lr) -> (params, opt_state, StepStats)."""
+    def step(params, opt_state, system, token_ids, positions, lr):
+        features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype)
+        (loss, _), grads = jax.value_and_grad(qpt_loss, has_aux=True)(
+            params, model_config, system, features, functional, ops=ops, dtype=dft_dtype)
+        opt_state = with_learning_rate(opt_state, lr)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return params, opt_state, StepStats(loss, optax.tree.norm(grads))
+
+    return jax.jit(step)
+
+
+class Trainer:
+    """Owns the parameters, optimiser state, step counter and history of one run, saved in out_dir."""
+
+    def __init__(self, config: TrainConfig, out_dir, *, ops=kernel_ops, progress: bool = True, log=print):
+        self.config = config
+        self.out_dir = os.fspath(out_dir)
+        self.ops = ops
+        self.progress = progress
+        self.log = log
+        self.functional = get_functional(config.xc)
+        self.layout = TokenLayout.from_molecule(config.molecule, config.basis)
+        self.vocabulary = self.layout.vocabulary()
+        self.token_ids = self.layout.token_ids(self.vocabulary)
+        self.optimizer = make_optimizer(config.model.dtype)
+        self.step = 0
+        self.schedule_steps = config.steps
+        self.params = init_params(config.model, len(self.vocabulary), config.seed)
+        self.opt_state = self.optimizer.init(self.params)
+        self.history = {name: [] for name in _HISTORY_FIELDS}
+        self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
+                                           dft_dtype=config.dft_dtype)
+        self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype)
+        self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
+
+    @property
+    def checkpoint_path(self) -> str:
+        return os.path.join(self.out_dir, checkpoints.FILE_NAME)
+
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def metadata(self) -> dict:
+        return {"train_config": self.config.to_dict(), "vocabulary": list(self.vocabulary),
+                "schedule_steps": self.schedule_steps}
+
+    def save(self) -> str:
+        history = {name: np.asarray(values, dtype=np.int64 if name == "step" else np.float64)
+                   for name, values in self.history.items()}
+        checkpoints.save_checkpoint(self.checkpoint_path, step=self.step, params=self.params,
+                                    opt_state=self.opt_state, metadata=self.metadata(), history=history)
+        return self.checkpoint_path
+
+    @classmethod
+    def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print) -> "Trainer":
+        """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory)."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, checkpoints.FILE_NAME)
+        if not os.path.exists(path):
+            raise ValueError(f"no checkpoint at {path}")
+        metadata = checkpoints.read_metadata(path)
+        trainer = cls(TrainConfig.from_dict(metadata["train_config"]), os.path.dirname(os.path.abspath(path)),
+                      ops=ops, progress=progress, log=log)
+        if tuple(metadata["vocabulary"]) != trainer.vocabulary:
+            raise ValueError(f"{path}: the stored token vocabulary does not match the molecule and basis")
+        state = checkpoints.load_checkpoint(path, trainer.params, trainer.opt_state)
+        trainer.step, trainer.params, trainer.opt_state = state.step, state.params, state.opt_state
+        trainer.schedule_steps = metadata["schedule_steps"]
+        trainer.history = {name: list(state.history.get(name, [])) for name in _HISTORY_FIELDS}
+        return trainer
+
+    # ---- training ----------------------------------------------------------------------------
+
+    def learning_rate_at(self, step: int) -> float:
+        config = self.config
+        if self.schedule_steps is None and step >= config.resolved_warmup_steps:
+            return config.learning_rate  # run length not known yet: the cosine starts from the peak
+        total = self.schedule_steps if self.schedule_steps is not None else step + 1
+        return learning_rate(step, config.learning_rate, config.resolved_warmup_steps, total,
+                             config.end_learning_rate)
+
+    def _fix_schedule_length(self, elapsed, budget, step_times, progress):
+        """With a time budget only: as many steps as the remaining time allows at the median step time,
+        less a margin, so the cosine decay usually completes before the budget runs out."""
+        per_step = statistics.median(step_times)
+        remaining = max(int(_BUDGET_MARGIN * (budget - elapsed) / per_step), 0)
+        self.schedule_steps = max(self.step + remaining, self.config.resolved_warmup_steps + 1)
+        progress.message(self.log, f"time budget: {per_step * 1e3:.0f} ms per step -> "
+                                   f"{self.schedule_steps} steps in total")
+        progress.set_total(self.schedule_steps)
+
+    def run(self, stop_at: Optional[int] = None) -> TrainResult:
+        """Trains until the schedule ends, the time budget is spent, or `stop_at` steps are complete
+        (an interruption that still checkpoints). Ctrl-C also checkpoints before it propagates."""
+        config = self.config
+        budget = config.minutes * 60.0 if config.minutes is not None else None
+        builder = SampleBuilder(config.molecule, config.basis, config.grid_level, self.layout, config.seed,
+                                config.sigma_bohr)
+        validation = self._validation_geometry()
+        end = self.schedule_steps
+        if stop_at is not None:
+            end = stop_at if end is None else min(end, stop_at)
+        start_time = time.perf_counter()
+        step_times, stopped_by = [], "steps"
+        progress = Progress(self.step, self.schedule_steps, enabled=self.progress)
+        stream = GeometryStream(builder, self.step, end, prefetch=config.prefetch, workers=config.workers)
+        try:
+            while self.schedule_steps is None or self.step < self.schedule_steps:
+                if stop_at is not None and self.step >= stop_at:
+                    stopped_by = "stop_at"
+                    break
+                elapsed = time.perf_counter() - start_time
+                if budget is not None and step_times and elapsed + statistics.median(step_times) > budget:
+                    stopped_by = "time"
+                    break
+                self._one_step(stream, step_times, progress, validation)
+                if self.schedule_steps is None and len(step_times) == _PROBE_STEPS:
+                    self._fix_schedule_length(time.perf_counter() - start_time, budget,
+                                              step_times[-_TIMED_PROBE_STEPS:], progress)
+                if self.step % config.checkpoint_every == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+        finally:
+            stream.close()
+            progress.close()
+        self.save()
+        if stopped_by == "time" and self.schedule_steps is not None and self.step < self.schedule_steps:
+            self.log(f"time budget spent after {self.step} of {self.schedule_steps} steps")
+        history = {name: np.asarray(values) for name, values in self.history.items()}
+        return TrainResult(self.step, self.schedule_steps, stopped_by, time.perf_counter() - start_time,
+                           self.checkpoint_path, history)
+
+    def _validation_geometry(self):
+        """(Sample, E(D3) with W = 0) of held-out geometry 0: never trained on, the same in every run."""
+        config = self.config
+        sample = SampleBuilder(config.molecule, config.basis, config.grid_level, self.layout, config.seed,
+                               config.sigma_bohr, stream=HELDOUT_STREAM).build(0)
+        return sample, self._validation_energy(None, sample)
+
+    def _validation_energy(self, params, sample):
+        return float(self._predict(params, sample.system, self.token_ids, sample.positions).terms.total)
+
+    def _one_step(self, stream, step_times, progress, validation):
+        started = time.perf_counter()  # waiting for the System counts: the budget is wall time
+        sample = next(stream)
+        lr = self.learning_rate_at(self.step)
+        params, opt_state, stats = self._train_step(self.params, self.opt_state, sample.system, self.token_ids,
+                                                    sample.positions, np.float64(lr))
+        loss = float(stats.loss)
+        if not np.isfinite(loss) or not np.isfinite(float(stats.gradient_norm)):
+            raise FloatingPointError(f"step {self.step}: non-finite loss {loss} or gradient "
+                                     f"(|g| = {float(stats.gradient_norm)}); the last checkpoint is "
+                                     f"{self.checkpoint_path}; try a lower --lr")
+        self.params, self.opt_state = params, opt_state
+        validation_sample, validation_baseline = validation
+        validation_loss = float("nan")
+        if self.step % self.config.validate_every == 0 or self.step + 1 == self.schedule_steps:
+            validation_loss = self._validation_energy(self.params, validation_sample)
+        seconds = time.perf_counter() - started
+        step_times.append(seconds)
+        for name, value in zip(_HISTORY_FIELDS, (self.step, loss, validation_loss, validation_baseline, lr, seconds,
+                                                 sample.build_seconds)):
+            self.history[name].append(value)
+        self.step += 1
+        if np.isfinite(validation_loss):
+            self._validation_gain = (validation_loss - validation_baseline) * 1e3
+        progress.update(self.step, loss, self._validation_gain, lr, seconds)

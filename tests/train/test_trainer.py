@@ -1,0 +1,115 @@
+"""The training loop: it learns, it resumes bit for bit, and it rejects bad settings before any work."""
+import os
+
+import jax
+import numpy as np
+import pytest
+from training_setup import small_config
+
+from qpt.model import get_model_config
+from qpt.train import checkpoint
+from qpt.train.config import TrainConfig
+from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.train.loss import make_predictor
+from qpt.train.trainer import Trainer
+
+
+def _leaves(tree):
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
+
+
+def _heldout_energy(trainer, params, count=2):
+    """Mean E(D3) over held-out geometries: the quantity training lowers, on geometries it never saw."""
+    config = trainer.config
+    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout, config.seed,
+                            config.sigma_bohr, stream=HELDOUT_STREAM)
+    predict = make_predictor(config.model, trainer.functional, ops=trainer.ops, dtype=config.dft_dtype)
+    samples = [builder.build(i) for i in range(count)]
+    return np.mean([float(predict(params, s.system, trainer.token_ids, s.positions).terms.total) for s in samples])
+
+
+def test_a_few_steps_lower_the_energy_on_held_out_geometries(tmp_path):
+    trainer = Trainer(small_config(steps=8, learning_rate=3e-3, warmup_steps=2), tmp_path, progress=False)
+    before = _heldout_energy(trainer, trainer.params)
+    result = trainer.run()
+    after = _heldout_energy(trainer, trainer.params)
+    assert result.steps == 8 and result.stopped_by == "steps"
+    assert after < before - 1e-4, (before, after)
+    assert np.all(np.isfinite(result.history["loss"]))
+    validation = result.history["validation_loss"]
+    assert np.isfinite(validation[0]) and np.isnan(validation[1]) and np.isfinite(validation[-1])
+    assert validation[-1] < validation[0]  # the fixed held-out geometry's energy falls as the network learns
+    assert np.all(result.history["validation_baseline"] == result.history["validation_baseline"][0])
+
+
+def test_resumed_training_is_bitwise_identical_to_an_uninterrupted_run(tmp_path):
+    """With the kernel ops (the default): they reduce their per-lane partial sums in a fixed order, so they
+    are bitwise reproducible and a resumed run must equal the uninterrupted one exactly."""
+    config = small_config(steps=6, checkpoint_every=2)
+    uninterrupted = Trainer(config, tmp_path / "a", progress=False)
+    uninterrupted.run()
+
+    interrupted = Trainer(config, tmp_path / "b", progress=False)
+    assert interrupted.run(stop_at=3).stopped_by == "stop_at"
+    assert sorted(os.listdir(tmp_path / "b")) == [checkpoint.FILE_NAME]  # no temporary files left over
+    resumed = Trainer.from_checkpoint(tmp_path / "b", progress=False)
+    assert resumed.step == 3
+    resumed.run()
+
+    assert resumed.step == uninterrupted.step == 6
+    for a, b in zip(_leaves(uninterrupted.params), _leaves(resumed.params)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_leaves(uninterrupted.opt_state), _leaves(resumed.opt_state)):
+        np.testing.assert_array_equal(a, b)
+    for name in ("loss", "validation_loss", "learning_rate", "step"):
+        np.testing.assert_array_equal(uninterrupted.history[name], resumed.history[name])
+    # The saved file holds the same state and no pickled objects.
+    reloaded = Trainer.from_checkpoint(tmp_path / "b" / checkpoint.FILE_NAME, progress=False)
+    for a, b in zip(_leaves(resumed.params), _leaves(reloaded.params)):
+        np.testing.assert_array_equal(a, b)
+    with np.load(tmp_path / "b" / checkpoint.FILE_NAME, allow_pickle=False) as file:
+        assert all(file[name].dtype != object for name in file.files)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(molecule="unobtainium"), "unknown molecule"),
+    (dict(model="gigantic"), "unknown model"),
+    (dict(grid_level=10), "grid level"),
+    (dict(grid_level=-1), "grid level"),
+    (dict(xc="m06"), "unknown functional"),
+    (dict(basis="no-such-basis"), "unknown basis"),
+    (dict(steps=None, minutes=None), "steps"),
+    (dict(steps=0), "steps"),
+    (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(warmup_steps=6), "warmup_steps"),
+    (dict(network_dtype="float16"), "dtype"),
+    (dict(dft_dtype="bfloat16"), "dft_dtype"),
+])
+def test_bad_configs_raise_before_training(changes, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**changes)
+
+
+def test_too_few_heads_for_the_quantum_biases_raise():
+    with pytest.raises(ValueError, match="too few for 7 quantum biases"):
+        small_config(model=get_model_config("tiny", n_heads=4))
+
+
+def test_config_round_trips_through_json_exactly():
+    config = small_config(molecule="ethanol", minutes=2.5, network_dtype="float32")
+    again = TrainConfig.from_dict(config.to_dict())
+    assert again == config  # the molecule included: coordinates are bit-for-bit the same
+
+
+def test_time_budget_fixes_the_run_length_after_timing_the_first_steps(tmp_path, monkeypatch):
+    import qpt.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "_PROBE_STEPS", 3)
+    monkeypatch.setattr(trainer_module, "_TIMED_PROBE_STEPS", 2)
+    logged = []
+    trainer = Trainer(small_config(steps=None, minutes=0.05, warmup_steps=1), tmp_path, progress=False,
+                      log=logged.append)
+    result = trainer.run(stop_at=4)
+    assert trainer.schedule_steps is not None and any("time budget" in line for line in logged)
+    assert result.stopped_by in ("stop_at", "time", "steps")
+    assert checkpoint.read_metadata(result.checkpoint)["schedule_steps"] == trainer.schedule_steps
