@@ -17,7 +17,7 @@ import numpy as np
 
 from qpt import ops as kernel_ops
 from qpt.dft.scf import run_scf
-from qpt.train.checkpoint import write_npz_atomically
+from qpt.npz_file import write_npz_atomically
 from qpt.train.data import Sample, SampleBuilder
 
 _FORMAT = "qpt.label"

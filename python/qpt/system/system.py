@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, fields
 
 import jax
@@ -16,6 +15,7 @@ import numpy as np
 import scipy.linalg
 from pyscf.scf.hf import init_guess_by_minao
 
+from qpt.npz_file import write_npz_atomically
 from qpt.system.basis import BasisShells, basis_shells_from_mol
 from qpt.system.grid import Grid, check_grid_level
 from qpt.system.molecule import Molecule
@@ -125,21 +125,12 @@ class System:
 
     def save(self, path) -> None:
         """Write an .npz (no pickled objects) atomically: a crash never leaves a half-written file at `path`."""
-        path = os.fspath(path)
         arrays = {_leaf_name(key_path): np.asarray(leaf)
                   for key_path, leaf in jax.tree_util.tree_flatten_with_path(self)[0]}
         metadata = {name: getattr(self, name) for name in _META_FIELDS}
         metadata.update(format=_FILE_FORMAT, version=_FILE_VERSION, spherical=bool(self.basis.spherical))
         arrays[_METADATA_KEY] = np.array(json.dumps(metadata))
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                np.savez(file, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_npz_atomically(path, arrays)
 
     @classmethod
     def load(cls, path) -> "System":

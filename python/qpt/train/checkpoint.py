@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import NamedTuple
 
 import jax
 import numpy as np
+
+from qpt.npz_file import write_npz_atomically
 
 FORMAT = "qpt.checkpoint"
 VERSION = 1
@@ -33,21 +34,6 @@ class Checkpoint(NamedTuple):
 def _flatten(prefix, tree):
     return {f"{prefix}/{jax.tree_util.keystr(path, simple=True, separator='/')}": np.asarray(leaf)
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
-
-
-def write_npz_atomically(path, arrays: dict) -> None:
-    """np.savez to a temporary file next to `path`, then os.replace onto it."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def save_checkpoint(path, *, step: int, params, opt_state, metadata: dict, history: dict) -> None:
