@@ -26,6 +26,7 @@ import numpy as np
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
 from qpt.system.basis import BasisShells, cart_to_sph_matrix
 
+from ._broadcast import unbroadcast
 from ._checks import float_dtype
 
 # Highest angular momentum the kernels evaluate (g functions); must match kMaxAngular in gto_eval.h.
@@ -142,15 +143,6 @@ def _potential_kernel(static, centers, exponents, coefficients, coords, v_rho, v
                  _CORE_RANKS + (1, 2))
 
 
-def _unbroadcast(value, shape):
-    """Sums `value` over the leading dims and size-1 dims it was broadcast along, back to `shape`."""
-    extra = value.ndim - len(shape)
-    if extra > 0:
-        value = value.sum(axis=tuple(range(extra)))
-    axes = tuple(a for a, size in enumerate(shape) if size == 1 and value.shape[a] != 1)
-    return value.sum(axis=axes, keepdims=True) if axes else value
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _density(static, centers, exponents, coefficients, coords, density):
     return _density_kernel(static, centers, exponents, coefficients, coords, density)
@@ -166,7 +158,7 @@ def _density_backward(static, residuals, cotangents):
     # rho and grad rho are linear in D; their transpose is the potential matrix (symmetric, as it must be
     # for a function of D's symmetric part).
     density_bar = _potential(static, centers, exponents, coefficients, coords, rho_bar, grad_bar)
-    density_bar = _unbroadcast(density_bar, density.shape).astype(density.dtype)
+    density_bar = unbroadcast(density_bar, density.shape).astype(density.dtype)
     zeros = tuple(jnp.zeros_like(a) for a in (centers, exponents, coefficients, coords))
     return zeros + (density_bar,)
 
@@ -188,8 +180,8 @@ def _potential_backward(static, residuals, potential_bar):
     # <Vbar, V(v)> = sum_g v_rho rho(Vbar) + v_grad . grad rho(Vbar) (rho of Vbar's symmetric part).
     v_rho_bar, v_grad_bar = _density(static, centers, exponents, coefficients, coords, potential_bar)
     zeros = tuple(jnp.zeros_like(a) for a in (centers, exponents, coefficients, coords))
-    return zeros + (_unbroadcast(v_rho_bar, v_rho.shape).astype(v_rho.dtype),
-                    _unbroadcast(v_grad_bar, v_grad.shape).astype(v_grad.dtype))
+    return zeros + (unbroadcast(v_rho_bar, v_rho.shape).astype(v_rho.dtype),
+                    unbroadcast(v_grad_bar, v_grad.shape).astype(v_grad.dtype))
 
 
 _potential.defvjp(_potential_forward, _potential_backward)

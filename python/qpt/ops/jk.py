@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
 
+from ._broadcast import unbroadcast
 from ._checks import float_dtype, require_symmetric, square_matrices
 
 _TARGET = "qpt_jk_packed"
@@ -68,17 +69,9 @@ def _jk_backward(with_j, with_k, residuals, cotangents):
     k_part = k_of_kbar[..., 1, :, :] if with_k else 0
     density_bar = jnp.broadcast_to(j_part + k_part, j_bar.shape)
     # Sum over batch dims the density was broadcast along, so the cotangent has the density's shape.
-    density_bar = _unbroadcast(density_bar, density.shape)
+    density_bar = unbroadcast(density_bar, density.shape)
     # ERIs are treated as constants: the integrals' derivatives belong to the nuclear-gradient code.
     return jnp.zeros_like(eri), density_bar.astype(density.dtype)
-
-
-def _unbroadcast(value, shape):
-    extra = value.ndim - len(shape)
-    if extra > 0:
-        value = value.sum(axis=tuple(range(extra)))
-    axes = tuple(a for a, size in enumerate(shape) if size == 1 and value.shape[a] != 1)
-    return value.sum(axis=axes, keepdims=True) if axes else value
 
 
 _jk.defvjp(_jk_forward, _jk_backward)
