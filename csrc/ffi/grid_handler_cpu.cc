@@ -1,7 +1,5 @@
 // XLA FFI handlers of the grid kernels on the CPU: check shapes, dispatch on dtype, and run the threaded
 // drivers once per distinct geometry with all the densities (or potentials) that use it.
-#include <cmath>
-
 #include "cpu/grid_cpu.h"
 #include "ffi/grid_handlers.h"
 #include "ffi/grid_shapes.h"
@@ -12,13 +10,6 @@ namespace qpt {
 namespace {
 
 using ffi_shapes::GridCall;
-using ffi_shapes::kAos;
-using ffi_shapes::kPoints;
-
-ffi::Error check_threshold(const std::string& op, double threshold) {
-  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
-  return ffi::Error::Success();
-}
 
 template <typename T>
 cpu::GridGeometry<T> geometry_of(const GridCall& call, const std::array<int64_t, 4>& key, const ffi::AnyBuffer& centers,
@@ -55,25 +46,11 @@ ffi::Error density_on_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers
                                     ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
                                     ffi::Result<ffi::AnyBuffer> rho, ffi::Result<ffi::AnyBuffer> grad_rho) {
   const std::string op = "qpt density_on_grid";
-  if (auto error = check_threshold(op, threshold); !error.success()) return error;
   GridCall call;
-  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
-                                         coords, sph_table,
-                                         {{&density, {"density", density.dimensions(), {kAos, kAos}}}},
-                                         &call);
+  if (auto error = ffi_shapes::density_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                            coefficients, coords, sph_table, density, *rho, *grad_rho, &call);
       !error.success()) {
     return error;
-  }
-  if (auto error = ffi_shapes::check_output(op, "rho", rho->dimensions(), call.batch.dims, {call.npoint});
-      !error.success()) {
-    return error;
-  }
-  if (auto error = ffi_shapes::check_output(op, "grad_rho", grad_rho->dimensions(), call.batch.dims, {call.npoint, 3});
-      !error.success()) {
-    return error;
-  }
-  if (rho->element_type() != density.element_type() || grad_rho->element_type() != density.element_type()) {
-    return ffi::Error::InvalidArgument(op + ": outputs must have the dtype of the inputs");
   }
   if (density.element_type() == ffi::DataType::F64) {
     run_density<double>(pool, call, centers, exponents, coefficients, coords, sph_table, density, threshold,
@@ -111,23 +88,11 @@ ffi::Error potential_matrix_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer center
                                      ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
                                      ffi::Result<ffi::AnyBuffer> potential) {
   const std::string op = "qpt potential_matrix";
-  if (auto error = check_threshold(op, threshold); !error.success()) return error;
   GridCall call;
-  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
-                                         coords, sph_table,
-                                         {{&v_rho, {"v_rho", v_rho.dimensions(), {kPoints}}},
-                                          {&v_grad, {"v_grad", v_grad.dimensions(), {kPoints, 3}}}},
-                                         &call);
+  if (auto error = ffi_shapes::potential_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                              coefficients, coords, sph_table, v_rho, v_grad, *potential, &call);
       !error.success()) {
     return error;
-  }
-  const int64_t nao = call.basis.view().nao;
-  if (auto error = ffi_shapes::check_output(op, "V", potential->dimensions(), call.batch.dims, {nao, nao});
-      !error.success()) {
-    return error;
-  }
-  if (potential->element_type() != v_rho.element_type()) {
-    return ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
   }
   if (v_rho.element_type() == ffi::DataType::F64) {
     run_potential<double>(pool, call, centers, exponents, coefficients, coords, sph_table, v_rho, v_grad, threshold,
@@ -147,10 +112,9 @@ ffi::Error grid_screening_counts_cpu_impl(ffi::AnyBuffer centers, ffi::AnyBuffer
                                           bool spherical, double threshold,
                                           ffi::Result<ffi::Buffer<ffi::DataType::F64>> counts) {
   const std::string op = "qpt grid_screening_counts";
-  if (auto error = check_threshold(op, threshold); !error.success()) return error;
   GridCall call;
-  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
-                                         coords, sph_table, {}, &call);
+  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                         coefficients, coords, sph_table, {}, &call);
       !error.success()) {
     return error;
   }

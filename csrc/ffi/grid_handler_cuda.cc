@@ -1,7 +1,5 @@
 // XLA FFI handlers of the grid kernels on CUDA: the same checks as the CPU handlers, device scratch from
 // XLA's allocator, and one launch per distinct geometry on XLA's stream.
-#include <cmath>
-
 #include <cuda_runtime.h>
 
 #include "cuda/grid_cuda.h"
@@ -14,8 +12,6 @@ namespace qpt {
 namespace {
 
 using ffi_shapes::GridCall;
-using ffi_shapes::kAos;
-using ffi_shapes::kPoints;
 
 template <typename T>
 cuda::DeviceGeometry<T> device_geometry(const GridCall& call, const std::array<int64_t, 4>& key,
@@ -63,25 +59,11 @@ ffi::Error density_on_grid_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator 
                                      bool spherical, double threshold, ffi::Result<ffi::AnyBuffer> rho,
                                      ffi::Result<ffi::AnyBuffer> grad_rho) {
   const std::string op = "qpt density_on_grid";
-  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
   GridCall call;
-  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
-                                         coords, sph_table,
-                                         {{&density, {"density", density.dimensions(), {kAos, kAos}}}},
-                                         &call);
+  if (auto error = ffi_shapes::density_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                            coefficients, coords, sph_table, density, *rho, *grad_rho, &call);
       !error.success()) {
     return error;
-  }
-  if (auto error = ffi_shapes::check_output(op, "rho", rho->dimensions(), call.batch.dims, {call.npoint});
-      !error.success()) {
-    return error;
-  }
-  if (auto error = ffi_shapes::check_output(op, "grad_rho", grad_rho->dimensions(), call.batch.dims, {call.npoint, 3});
-      !error.success()) {
-    return error;
-  }
-  if (rho->element_type() != density.element_type() || grad_rho->element_type() != density.element_type()) {
-    return ffi::Error::InvalidArgument(op + ": outputs must have the dtype of the inputs");
   }
   if (density.element_type() == ffi::DataType::F64) {
     return run_density<double>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, density,
@@ -123,23 +105,11 @@ ffi::Error potential_matrix_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator
                                       ffi::Span<const int64_t> angular, ffi::Span<const int64_t> prim_offsets,
                                       bool spherical, double threshold, ffi::Result<ffi::AnyBuffer> potential) {
   const std::string op = "qpt potential_matrix";
-  if (std::isnan(threshold)) return ffi::Error::InvalidArgument(op + ": the screening threshold is NaN");
   GridCall call;
-  if (auto error = ffi_shapes::grid_call(op, angular, prim_offsets, spherical, centers, exponents, coefficients,
-                                         coords, sph_table,
-                                         {{&v_rho, {"v_rho", v_rho.dimensions(), {kPoints}}},
-                                          {&v_grad, {"v_grad", v_grad.dimensions(), {kPoints, 3}}}},
-                                         &call);
+  if (auto error = ffi_shapes::potential_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                              coefficients, coords, sph_table, v_rho, v_grad, *potential, &call);
       !error.success()) {
     return error;
-  }
-  const int64_t nao = call.basis.view().nao;
-  if (auto error = ffi_shapes::check_output(op, "V", potential->dimensions(), call.batch.dims, {nao, nao});
-      !error.success()) {
-    return error;
-  }
-  if (potential->element_type() != v_rho.element_type()) {
-    return ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
   }
   if (v_rho.element_type() == ffi::DataType::F64) {
     return run_potential<double>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, v_rho,

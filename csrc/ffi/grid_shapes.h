@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -153,13 +154,14 @@ struct GridCall {
 constexpr int64_t kPoints = -1, kAos = -2;
 
 inline xla::ffi::Error grid_call(const std::string& op, xla::ffi::Span<const int64_t> angular,
-                                 xla::ffi::Span<const int64_t> prim_offsets, bool spherical,
+                                 xla::ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
                                  const xla::ffi::AnyBuffer& centers, const xla::ffi::AnyBuffer& exponents,
                                  const xla::ffi::AnyBuffer& coefficients, const xla::ffi::AnyBuffer& coords,
                                  const xla::ffi::AnyBuffer& sph_table,
                                  std::vector<std::pair<const xla::ffi::AnyBuffer*, Operand>> own, GridCall* call) {
   using xla::ffi::DataType;
   using xla::ffi::Error;
+  if (std::isnan(threshold)) return Error::InvalidArgument(op + ": the screening threshold is NaN");
   if (auto error = grid_basis(op, angular, prim_offsets, spherical, &call->basis); !error.success()) return error;
   const auto dtype = coords.element_type();
   if (dtype != DataType::F32 && dtype != DataType::F64) {
@@ -196,6 +198,58 @@ inline xla::ffi::Error grid_call(const std::string& op, xla::ffi::Span<const int
     call->outputs_by_geometry[key].push_back(out);
   }
   return Error::Success();
+}
+
+// A density_on_grid call: the operands, then rho [..., G] and grad_rho [..., G, 3] in the inputs' dtype.
+inline xla::ffi::Error density_call(const std::string& op, xla::ffi::Span<const int64_t> angular,
+                                    xla::ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
+                                    const xla::ffi::AnyBuffer& centers, const xla::ffi::AnyBuffer& exponents,
+                                    const xla::ffi::AnyBuffer& coefficients, const xla::ffi::AnyBuffer& coords,
+                                    const xla::ffi::AnyBuffer& sph_table, const xla::ffi::AnyBuffer& density,
+                                    const xla::ffi::AnyBuffer& rho, const xla::ffi::AnyBuffer& grad_rho,
+                                    GridCall* call) {
+  if (auto error = grid_call(op, angular, prim_offsets, spherical, threshold, centers, exponents, coefficients,
+                             coords, sph_table, {{&density, {"density", density.dimensions(), {kAos, kAos}}}}, call);
+      !error.success()) {
+    return error;
+  }
+  if (auto error = check_output(op, "rho", rho.dimensions(), call->batch.dims, {call->npoint}); !error.success()) {
+    return error;
+  }
+  if (auto error = check_output(op, "grad_rho", grad_rho.dimensions(), call->batch.dims, {call->npoint, 3});
+      !error.success()) {
+    return error;
+  }
+  if (rho.element_type() != density.element_type() || grad_rho.element_type() != density.element_type()) {
+    return xla::ffi::Error::InvalidArgument(op + ": outputs must have the dtype of the inputs");
+  }
+  return xla::ffi::Error::Success();
+}
+
+// A potential_matrix call: the operands, then V [..., N, N] in the inputs' dtype.
+inline xla::ffi::Error potential_call(const std::string& op, xla::ffi::Span<const int64_t> angular,
+                                      xla::ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold,
+                                      const xla::ffi::AnyBuffer& centers, const xla::ffi::AnyBuffer& exponents,
+                                      const xla::ffi::AnyBuffer& coefficients, const xla::ffi::AnyBuffer& coords,
+                                      const xla::ffi::AnyBuffer& sph_table, const xla::ffi::AnyBuffer& v_rho,
+                                      const xla::ffi::AnyBuffer& v_grad, const xla::ffi::AnyBuffer& potential,
+                                      GridCall* call) {
+  if (auto error = grid_call(op, angular, prim_offsets, spherical, threshold, centers, exponents, coefficients,
+                             coords, sph_table,
+                             {{&v_rho, {"v_rho", v_rho.dimensions(), {kPoints}}},
+                              {&v_grad, {"v_grad", v_grad.dimensions(), {kPoints, 3}}}},
+                             call);
+      !error.success()) {
+    return error;
+  }
+  const int64_t nao = call->basis.view().nao;
+  if (auto error = check_output(op, "V", potential.dimensions(), call->batch.dims, {nao, nao}); !error.success()) {
+    return error;
+  }
+  if (potential.element_type() != v_rho.element_type()) {
+    return xla::ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
+  }
+  return xla::ffi::Error::Success();
 }
 
 }  // namespace qpt::ffi_shapes
