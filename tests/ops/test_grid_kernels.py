@@ -61,7 +61,7 @@ def test_cartesian_basis_matches_pyscf():
     np.testing.assert_allclose(grad, grad_ref, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("xc", ["lda,vwn", "pbe"])
+@pytest.mark.parametrize("xc", ["lda,vwn", "pbe", "b3lyp5"])
 @pytest.mark.parametrize("atom,basis", [(WATER, "def2-svp"), (ETHANOL, "6-31g*")],
                          ids=["water-def2-svp", "ethanol-6-31g*"])
 def test_xc_energy_and_potential_match_nr_rks(atom, basis, xc):
@@ -73,7 +73,7 @@ def test_xc_energy_and_potential_match_nr_rks(atom, basis, xc):
 
     rho, grad = density_on_grid(shells, grid, dm)
     rho, grad = np.asarray(rho), np.asarray(grad)
-    gga = xc == "pbe"
+    gga = xc != "lda,vwn"
     exc, vxc = dft.libxc.eval_xc(xc, np.concatenate([rho[None], grad.T]) if gga else rho, deriv=1)[:2]
     w = grid.weights
     v_rho = w * vxc[0]
