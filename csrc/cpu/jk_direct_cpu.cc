@@ -18,12 +18,28 @@ EriShell DirectBasis::shell(int64_t s) const {
           static_cast<int>(layout.angular[s])};
 }
 
+const double* boys_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> values(kBoysTableSize);
+    boys_table_fill(values.data());
+    return values;
+  }();
+  return table.data();
+}
+
 namespace {
 
 struct ShellPair {
   int64_t a, b;   // a >= b
   double bound;   // sqrt(max |(ab|ab)|) over the pair's AO block
 };
+
+// Quartet scratch wired to the process-wide Boys table (built on first use; static init is thread-safe).
+std::unique_ptr<EriScratch> new_scratch() {
+  auto scratch = std::make_unique<EriScratch>();
+  scratch->boys_table = boys_table();
+  return scratch;
+}
 
 int width_of(const ShellLayout& layout, int64_t s) {
   return static_cast<int>(layout.ao_offsets[s + 1] - layout.ao_offsets[s]);
@@ -42,7 +58,7 @@ struct PlainAdd {
 }  // namespace
 
 std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t shells[4]) {
-  auto scratch = std::make_unique<EriScratch>();
+  auto scratch = new_scratch();
   const double* block = quartet_block(basis, shells, *scratch);
   int64_t size = 1;
   for (int k = 0; k < 4; ++k) size *= width_of(basis.layout, shells[k]);
@@ -72,7 +88,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   const int64_t participants = participant_count(pool);
   std::vector<std::unique_ptr<EriScratch>> slot_scratch(participants);
   parallel_for(pool, static_cast<int64_t>(pairs.size()), [&](int64_t p, int64_t slot) {
-    if (!slot_scratch[slot]) slot_scratch[slot] = std::make_unique<EriScratch>();
+    if (!slot_scratch[slot]) slot_scratch[slot] = new_scratch();
     ShellPair& pair = pairs[p];
     const int64_t shells[4] = {pair.a, pair.b, pair.a, pair.b};
     const double* block = quartet_block(basis, shells, *slot_scratch[slot]);
@@ -94,7 +110,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   std::vector<std::unique_ptr<EriScratch>> lane_scratch(lanes);
   parallel_for_lanes(pool, static_cast<int64_t>(pairs.size()), lanes, [&](int64_t bra, int64_t lane) {
     if (!lane_scratch[lane]) {
-      lane_scratch[lane] = std::make_unique<EriScratch>();
+      lane_scratch[lane] = new_scratch();
       j_half[lane].assign(with_j ? half_size : 0, 0.0);
       k_half[lane].assign(with_k ? half_size : 0, 0.0);
     }

@@ -30,6 +30,9 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
                const std::vector<const double*>& densities, const std::vector<double*>& coulomb,
                const std::vector<double*>& exchange, bool with_j, bool with_k);
 
+// The Boys function table (qpt/boys.h) the CPU kernels use.
+const double* boys_table();
+
 // The AO integrals of one shell quartet, [wa][wb][wc][wd] (for tests against libcint).
 std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t shells[4]);
 

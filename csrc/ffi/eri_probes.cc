@@ -20,7 +20,7 @@ using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using Indices = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 // [len(T), m_max + 1]: F_m(T) for m = 0..m_max.
-Doubles boys_values(int m_max, const Doubles& t_values) {
+Doubles boys_values(int m_max, const Doubles& t_values, bool use_table) {
   if (m_max < 0 || m_max > kBoysMaxOrder) {
     throw std::invalid_argument("boys: m_max must be 0.." + std::to_string(kBoysMaxOrder));
   }
@@ -30,7 +30,7 @@ Doubles boys_values(int m_max, const Doubles& t_values) {
   double* values = out.mutable_data();
   for (int64_t k = 0; k < count; ++k) {
     if (!(t[k] >= 0)) throw std::invalid_argument("boys: T must be >= 0");
-    boys_function(m_max, t[k], values + k * (m_max + 1));
+    boys_function(m_max, t[k], values + k * (m_max + 1), use_table ? cpu::boys_table() : nullptr);
   }
   return out;
 }
@@ -45,7 +45,8 @@ py::list eri_quartets(const Doubles& centers, const Doubles& exponents, const Do
   }
   std::vector<int64_t> ao_offsets{0};
   for (int64_t s = 0; s < nshell; ++s) {
-    if (angular[s] < 0 || angular[s] > kEriMaxAngular || prim_offsets[s + 1] <= prim_offsets[s]) {
+    if (angular[s] < 0 || angular[s] > kEriMaxAngular || prim_offsets[s + 1] <= prim_offsets[s] ||
+        prim_offsets[s + 1] - prim_offsets[s] > kEriMaxPrimitives) {
       throw std::invalid_argument("eri_quartets: bad shell " + std::to_string(s));
     }
     ao_offsets.push_back(ao_offsets.back() + shell_width(static_cast<int>(angular[s]), spherical));
@@ -78,8 +79,9 @@ py::list eri_quartets(const Doubles& centers, const Doubles& exponents, const Do
 }  // namespace
 
 void add_eri_probes(py::module_& module) {
-  module.def("boys", &boys_values, py::arg("m_max"), py::arg("t"),
-             "F_m(T) for m = 0..m_max at each T: [len(T), m_max + 1] (qpt/boys.h)");
+  module.def("boys", &boys_values, py::arg("m_max"), py::arg("t"), py::arg("use_table") = true,
+             "F_m(T) for m = 0..m_max at each T: [len(T), m_max + 1], from the kernels' table or the series "
+             "(qpt/boys.h)");
   module.def("eri_quartets", &eri_quartets, py::arg("centers"), py::arg("exponents"), py::arg("coefficients"),
              py::arg("sph_table"), py::arg("angular"), py::arg("prim_offsets"), py::arg("spherical"),
              py::arg("quartets"), "AO integrals of shell quartets, one [wa, wb, wc, wd] array each (qpt/eri_md.h)");

@@ -41,6 +41,10 @@ inline xla::ffi::Error direct_call(const std::string& op, xla::ffi::Span<const i
       return Error::InvalidArgument(op + ": shell " + std::to_string(s) + " has l = " + std::to_string(angular[s]) +
                                     "; the ERI engine supports l <= " + std::to_string(kEriMaxAngular));
     }
+    if (prim_offsets[s + 1] - prim_offsets[s] > kEriMaxPrimitives) {
+      return Error::InvalidArgument(op + ": shell " + std::to_string(s) + " has more than " +
+                                    std::to_string(kEriMaxPrimitives) + " primitives");
+    }
   }
   const auto dtype = density.element_type();
   if (dtype != DataType::F32 && dtype != DataType::F64) {

@@ -25,11 +25,16 @@ def _boys_reference(m, t):
     return gamma(m + 0.5) * gammainc(m + 0.5, t) / (2 * t ** (m + 0.5))
 
 
-def test_boys_function_matches_closed_forms():
-    t_values = np.array([0.0, 1e-10, 1e-3, 0.3, 0.49, 0.51, 1.0, 3.7, 10.0, 17.3, 25.0, 35.99, 36.0, 36.01,
-                         48.0, 100.0, 700.0])
-    values = kernels.boys(16, t_values)
-    for (i, t), m in itertools.product(enumerate(t_values), range(17)):
+@pytest.mark.parametrize("use_table", [True, False], ids=["table", "series"])
+@pytest.mark.parametrize("m_max", [0, 1, 4, 8, 12, 16])
+def test_boys_function_matches_closed_forms(m_max, use_table):
+    switch = 3.0 + 1.5 * m_max  # series below, erf + upward recursion above (qpt/boys.h)
+    t_values = np.array([0.0, 1e-10, 1e-3, 0.3, 0.49, 0.51, 1.0, 3.7, 10.0, 17.3, 25.0, 36.0, 48.0, 100.0, 700.0,
+                         switch * (1 - 1e-12), switch, switch * (1 + 1e-12)])
+    # Points between the table's grid points (step 0.1) are where its Taylor expansion is weakest.
+    t_values = np.concatenate([t_values, np.arange(0.05, switch, 0.37)])
+    values = kernels.boys(m_max, t_values, use_table)
+    for (i, t), m in itertools.product(enumerate(t_values), range(m_max + 1)):
         reference = _boys_reference(m, t)
         assert abs(values[i, m] - reference) <= 2e-14 * reference, (m, t, values[i, m], reference)
 

@@ -36,6 +36,8 @@ constexpr int kEriMaxTotalL = 4 * kEriMaxAngular;
 constexpr int kEriPairCube = (kEriMaxPairL + 1) * (kEriMaxPairL + 1) * (kEriMaxPairL + 1);
 constexpr int kEriTotalCube = (kEriMaxTotalL + 1) * (kEriMaxTotalL + 1) * (kEriMaxTotalL + 1);
 constexpr int kEriMaxQuartet = kEriMaxCartesian * kEriMaxCartesian * kEriMaxCartesian * kEriMaxCartesian;
+// Most primitives per shell (def2 and cc-pVXZ bases have at most 12); the handlers reject more.
+constexpr int kEriMaxPrimitives = 16;
 
 static_assert(kEriMaxTotalL <= kBoysMaxOrder, "the Boys function must reach the highest total L");
 
@@ -48,9 +50,38 @@ struct EriShell {
   int l;
 };
 
-// Working memory of one quartet evaluation (about 200 kB): owned per thread/lane by the caller.
+// 1D Hermite coefficients e[i][j][t] (i <= la, j <= lb, t <= i + j) of a primitive pair.
+using HermiteTable = double[kEriMaxAngular + 1][kEriMaxAngular + 1][kEriMaxPairL + 1];
+
+// What the quartet loop needs of one ket primitive pair, computed once per quartet rather than once per
+// bra primitive pair: exponent sum q, centre Q, c_c c_d exp(-cd/q |CD|^2), and E with the ket's sign
+// (-1)^tau folded in.
+struct KetPrimitivePair {
+  double q;
+  double center[3];
+  double weight;
+  HermiteTable signed_e[3];
+};
+
+// Working memory of one quartet evaluation (about 1 MB): owned per thread/lane by the caller.
+// Hermite terms of a pair's cartesian products: E^ab_tuv = E^x_t E^y_u E^z_v is nonzero for t <= a_x + b_x
+// (likewise u, v), at most 3 x 3 x 3 terms per product for l <= 3. Flat term lists turn the nested small
+// loops over (t, u, v) into one loop per product.
+constexpr int kEriMaxPairTerms = kEriMaxCartesian * kEriMaxCartesian * 27;
+
+struct PairTerms {
+  int start[kEriMaxCartesian * kEriMaxCartesian + 1];  // terms of product k: start[k] .. start[k+1]-1
+  int offset[kEriMaxPairTerms];     // where the term's (t, u, v) sits in a cube (R's for the ket, W's for the bra)
+  int source[kEriMaxPairTerms][3];  // flat indices of E^x_t, E^y_u, E^z_v in the pair's HermiteTables
+  double coefficient[kEriMaxPairTerms];
+};
+
 struct EriScratch {
-  double w[kEriMaxCartesian * kEriMaxCartesian * kEriPairCube];  // [ket cart pair][bra Hermite cube]
+  const double* boys_table;  // boys_table_fill's table, or null for the series
+  KetPrimitivePair ket[kEriMaxPrimitives * kEriMaxPrimitives];
+  PairTerms bra_terms, ket_terms;
+  int bra_hermite[kEriPairCube][2];  // each bra (t, u, v), t+u+v <= la+lb: its W row and its R offset
+  double w[kEriMaxCartesian * kEriMaxCartesian * kEriPairCube];  // [bra Hermite cube][ket cart pair]
   double r[2][kEriTotalCube];                                    // R^n and R^(n+1)
   double cart[kEriMaxQuartet];                                   // [a][b][c][d] cartesian integrals
   double transformed[kEriMaxQuartet];                            // spherical transform buffers
@@ -71,10 +102,8 @@ QPT_HD void cartesian_powers(int l, int k, int* powers) {
   }
 }
 
-// 1D Hermite coefficients e[i][j][t] (i <= la, j <= lb, t <= i + j) of a primitive pair without the
-// exp(-ab/p X_AB^2) factor:
+// 1D Hermite coefficients of a primitive pair without the exp(-ab/p X_AB^2) factor:
 //   E^{i+1,j}_t = E^{ij}_{t-1} / (2p) + X_PA E^{ij}_t + (t+1) E^{ij}_{t+1}, and likewise in j with X_PB.
-using HermiteTable = double[kEriMaxAngular + 1][kEriMaxAngular + 1][kEriMaxPairL + 1];
 
 QPT_HD void hermite_coefficients(int la, int lb, double half_over_p, double xpa, double xpb, HermiteTable& e) {
   for (int i = 0; i <= la; ++i)
@@ -104,7 +133,7 @@ QPT_HD void hermite_coefficients(int la, int lb, double half_over_p, double xpa,
 // R_tuv (n = 0) for t + u + v <= total_l into r[0], cube of side total_l + 1; r[1] is work space.
 QPT_HD void hermite_coulomb(int total_l, double alpha, const double* pq, EriScratch& s) {
   double boys[kBoysMaxOrder + 1];
-  boys_function(total_l, alpha * (pq[0] * pq[0] + pq[1] * pq[1] + pq[2] * pq[2]), boys);
+  boys_function(total_l, alpha * (pq[0] * pq[0] + pq[1] * pq[1] + pq[2] * pq[2]), boys, s.boys_table);
   const int side = total_l + 1;
   double factor = 1.0;  // (-2 alpha)^n
   for (int n = 0; n < total_l; ++n) factor *= -2.0 * alpha;
@@ -136,24 +165,69 @@ QPT_HD void hermite_coulomb(int total_l, double alpha, const double* pq, EriScra
   }
 }
 
+// The Hermite term list of every cartesian product of a pair (la, lb); term (t, u, v) of a product gets the
+// cube offset (t * side + u) * side + v.
+QPT_HD void pair_terms(int la, int lb, int side, PairTerms& terms) {
+  constexpr int kTableJ = kEriMaxPairL + 1, kTableI = (kEriMaxAngular + 1) * kTableJ;
+  const int na = (la + 1) * (la + 2) / 2, nb = (lb + 1) * (lb + 2) / 2;
+  int count = 0;
+  for (int a = 0; a < na; ++a) {
+    int pa[3];
+    cartesian_powers(la, a, pa);
+    for (int b = 0; b < nb; ++b) {
+      int pb[3];
+      cartesian_powers(lb, b, pb);
+      terms.start[a * nb + b] = count;
+      for (int t = 0; t <= pa[0] + pb[0]; ++t) {
+        for (int u = 0; u <= pa[1] + pb[1]; ++u) {
+          for (int v = 0; v <= pa[2] + pb[2]; ++v) {
+            terms.offset[count] = (t * side + u) * side + v;
+            terms.source[count][0] = pa[0] * kTableI + pb[0] * kTableJ + t;
+            terms.source[count][1] = pa[1] * kTableI + pb[1] * kTableJ + u;
+            terms.source[count][2] = pa[2] * kTableI + pb[2] * kTableJ + v;
+            ++count;
+          }
+        }
+      }
+    }
+  }
+  terms.start[na * nb] = count;
+}
+
+// coefficient = scale E^x_t E^y_u E^z_v for every term, from the pair's three HermiteTables.
+QPT_HD void pair_term_coefficients(const HermiteTable* e, double scale, PairTerms& terms, int count) {
+  const double* ex = &e[0][0][0][0];
+  const double* ey = &e[1][0][0][0];
+  const double* ez = &e[2][0][0][0];
+  for (int k = 0; k < count; ++k) {
+    terms.coefficient[k] = scale * ex[terms.source[k][0]] * ey[terms.source[k][1]] * ez[terms.source[k][2]];
+  }
+}
+
 // s.cart[((a * nb + b) * nc + c) * nd + d] = (ab|cd) over the cartesian components of the four shells.
 QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const EriShell& sc, const EriShell& sd,
                                   EriScratch& s) {
   constexpr double kTwoPiToFiveHalves = 34.98683665524972;  // 2 pi^(5/2)
   const int la = sa.l, lb = sb.l, lc = sc.l, ld = sd.l;
-  const int na = (la + 1) * (la + 2) / 2, nb = (lb + 1) * (lb + 2) / 2;
-  const int nc = (lc + 1) * (lc + 2) / 2, nd = (ld + 1) * (ld + 2) / 2;
-  const int lab = la + lb, lcd = lc + ld, total_l = lab + lcd;
+  const int nab = (la + 1) * (la + 2) / 2 * ((lb + 1) * (lb + 2) / 2);
+  const int ncd = (lc + 1) * (lc + 2) / 2 * ((ld + 1) * (ld + 2) / 2);
+  const int lab = la + lb, total_l = lab + lc + ld;
   const int pair_side = lab + 1, total_side = total_l + 1;
   const int pair_cube = pair_side * pair_side * pair_side;
-  const int ncd = nc * nd, nab = na * nb;
 
-  int powers_a[kEriMaxCartesian][3], powers_b[kEriMaxCartesian][3];
-  int powers_c[kEriMaxCartesian][3], powers_d[kEriMaxCartesian][3];
-  for (int k = 0; k < na; ++k) cartesian_powers(la, k, powers_a[k]);
-  for (int k = 0; k < nb; ++k) cartesian_powers(lb, k, powers_b[k]);
-  for (int k = 0; k < nc; ++k) cartesian_powers(lc, k, powers_c[k]);
-  for (int k = 0; k < nd; ++k) cartesian_powers(ld, k, powers_d[k]);
+  pair_terms(la, lb, pair_side, s.bra_terms);
+  pair_terms(lc, ld, total_side, s.ket_terms);
+  const int bra_count = s.bra_terms.start[nab], ket_terms = s.ket_terms.start[ncd];
+  int bra_hermite_count = 0;
+  for (int t = 0; t <= lab; ++t) {
+    for (int u = 0; u <= lab - t; ++u) {
+      for (int v = 0; v <= lab - t - u; ++v) {
+        s.bra_hermite[bra_hermite_count][0] = (t * pair_side + u) * pair_side + v;
+        s.bra_hermite[bra_hermite_count][1] = (t * total_side + u) * total_side + v;
+        ++bra_hermite_count;
+      }
+    }
+  }
 
   double ab[3], cd[3];
   for (int x = 0; x < 3; ++x) {
@@ -165,7 +239,25 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
 
   for (int k = 0; k < nab * ncd; ++k) s.cart[k] = 0.0;
 
-  HermiteTable e_bra[3], e_ket[3];
+  int ket_count = 0;
+  for (int pc = 0; pc < sc.nprim; ++pc) {
+    for (int pd = 0; pd < sd.nprim; ++pd) {
+      KetPrimitivePair& ket = s.ket[ket_count++];
+      const double alpha_c = sc.exponents[pc], alpha_d = sd.exponents[pd];
+      ket.q = alpha_c + alpha_d;
+      ket.weight = sc.coefficients[pc] * sd.coefficients[pd] * exp(-alpha_c * alpha_d / ket.q * cd2);
+      for (int x = 0; x < 3; ++x) {
+        ket.center[x] = (alpha_c * sc.center[x] + alpha_d * sd.center[x]) / ket.q;
+        hermite_coefficients(lc, ld, 0.5 / ket.q, ket.center[x] - sc.center[x], ket.center[x] - sd.center[x],
+                             ket.signed_e[x]);
+        for (int i = 0; i <= lc; ++i)
+          for (int j = 0; j <= ld; ++j)
+            for (int t = 1; t <= i + j; t += 2) ket.signed_e[x][i][j][t] = -ket.signed_e[x][i][j][t];
+      }
+    }
+  }
+
+  HermiteTable e_bra[3];
   for (int pa = 0; pa < sa.nprim; ++pa) {
     for (int pb = 0; pb < sb.nprim; ++pb) {
       const double alpha_a = sa.exponents[pa], alpha_b = sb.exponents[pb];
@@ -176,84 +268,44 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
         center_p[x] = (alpha_a * sa.center[x] + alpha_b * sb.center[x]) / p;
         hermite_coefficients(la, lb, 0.5 / p, center_p[x] - sa.center[x], center_p[x] - sb.center[x], e_bra[x]);
       }
-      for (int k = 0; k < ncd * pair_cube; ++k) s.w[k] = 0.0;
+      for (int k = 0; k < pair_cube * ncd; ++k) s.w[k] = 0.0;
 
-      for (int pc = 0; pc < sc.nprim; ++pc) {
-        for (int pd = 0; pd < sd.nprim; ++pd) {
-          const double alpha_c = sc.exponents[pc], alpha_d = sd.exponents[pd];
-          const double q = alpha_c + alpha_d;
-          const double k_cd = sc.coefficients[pc] * sd.coefficients[pd] * exp(-alpha_c * alpha_d / q * cd2);
-          double pq[3];
-          for (int x = 0; x < 3; ++x) {
-            const double center_q = (alpha_c * sc.center[x] + alpha_d * sd.center[x]) / q;
-            hermite_coefficients(lc, ld, 0.5 / q, center_q - sc.center[x], center_q - sd.center[x], e_ket[x]);
-            pq[x] = center_p[x] - center_q;
-          }
-          const double alpha = p * q / (p + q);
-          const double prefactor = kTwoPiToFiveHalves / (p * q * sqrt(p + q)) * k_ab * k_cd;
-          hermite_coulomb(total_l, alpha, pq, s);
-          const double* r = s.r[0];
+      for (int k = 0; k < ket_count; ++k) {
+        const KetPrimitivePair& ket = s.ket[k];
+        const double q = ket.q;
+        double pq[3];
+        for (int x = 0; x < 3; ++x) pq[x] = center_p[x] - ket.center[x];
+        const double alpha = p * q / (p + q);
+        hermite_coulomb(total_l, alpha, pq, s);
+        pair_term_coefficients(ket.signed_e, kTwoPiToFiveHalves / (p * q * sqrt(p + q)) * k_ab * ket.weight,
+                               s.ket_terms, ket_terms);
+        const double* r = s.r[0];
+        const int* ket_start = s.ket_terms.start;
+        const int* ket_offset = s.ket_terms.offset;
+        const double* ket_coefficient = s.ket_terms.coefficient;
 
-          // W[cd][tuv] += prefactor sum_{tau nu phi} (-1)^(tau+nu+phi) E^cd_{tau nu phi} R_{t+tau,u+nu,v+phi}
-          for (int c = 0; c < nc; ++c) {
-            for (int d = 0; d < nd; ++d) {
-              const int* pc3 = powers_c[c];
-              const int* pd3 = powers_d[d];
-              const double* ex = e_ket[0][pc3[0]][pd3[0]];
-              const double* ey = e_ket[1][pc3[1]][pd3[1]];
-              const double* ez = e_ket[2][pc3[2]][pd3[2]];
-              const int tx = pc3[0] + pd3[0], ty = pc3[1] + pd3[1], tz = pc3[2] + pd3[2];
-              double* w = s.w + (c * nd + d) * pair_cube;
-              for (int t = 0; t <= lab; ++t) {
-                for (int u = 0; u <= lab - t; ++u) {
-                  for (int v = 0; v <= lab - t - u; ++v) {
-                    double sum = 0.0;
-                    for (int tau = 0; tau <= tx; ++tau) {
-                      double sum_y = 0.0;
-                      for (int nu = 0; nu <= ty; ++nu) {
-                        const double* r_row = r + ((t + tau) * total_side + (u + nu)) * total_side + v;
-                        double sum_z = 0.0;
-                        for (int phi = 0; phi <= tz; ++phi) {
-                          sum_z += ((phi & 1) ? -ez[phi] : ez[phi]) * r_row[phi];
-                        }
-                        sum_y += ((nu & 1) ? -ey[nu] : ey[nu]) * sum_z;
-                      }
-                      sum += ((tau & 1) ? -ex[tau] : ex[tau]) * sum_y;
-                    }
-                    w[(t * pair_side + u) * pair_side + v] += prefactor * sum;
-                  }
-                }
-              }
+        // W[tuv][cd] += prefactor sum_{tau nu phi} (-1)^(tau+nu+phi) E^cd_{tau nu phi} R_{t+tau,u+nu,v+phi}
+        for (int h = 0; h < bra_hermite_count; ++h) {
+          double* w_row = s.w + s.bra_hermite[h][0] * ncd;
+          const double* r_base = r + s.bra_hermite[h][1];
+          for (int cd_index = 0; cd_index < ncd; ++cd_index) {
+            double sum = 0.0;
+            for (int term = ket_start[cd_index]; term < ket_start[cd_index + 1]; ++term) {
+              sum += ket_coefficient[term] * r_base[ket_offset[term]];
             }
+            w_row[cd_index] += sum;
           }
         }
       }
 
-      // cart[ab][cd] += sum_tuv E^ab_tuv W[cd][tuv]
-      for (int a = 0; a < na; ++a) {
-        for (int b = 0; b < nb; ++b) {
-          const int* pa3 = powers_a[a];
-          const int* pb3 = powers_b[b];
-          const double* ex = e_bra[0][pa3[0]][pb3[0]];
-          const double* ey = e_bra[1][pa3[1]][pb3[1]];
-          const double* ez = e_bra[2][pa3[2]][pb3[2]];
-          const int tx = pa3[0] + pb3[0], ty = pa3[1] + pb3[1], tz = pa3[2] + pb3[2];
-          double* out = s.cart + (a * nb + b) * ncd;
-          for (int k = 0; k < ncd; ++k) {
-            const double* w = s.w + k * pair_cube;
-            double sum = 0.0;
-            for (int t = 0; t <= tx; ++t) {
-              double sum_y = 0.0;
-              for (int u = 0; u <= ty; ++u) {
-                const double* w_row = w + (t * pair_side + u) * pair_side;
-                double sum_z = 0.0;
-                for (int v = 0; v <= tz; ++v) sum_z += ez[v] * w_row[v];
-                sum_y += ey[u] * sum_z;
-              }
-              sum += ex[t] * sum_y;
-            }
-            out[k] += sum;
-          }
+      // cart[ab][cd] += sum_tuv E^ab_tuv W[tuv][cd]
+      pair_term_coefficients(e_bra, 1.0, s.bra_terms, bra_count);
+      for (int ab_index = 0; ab_index < nab; ++ab_index) {
+        double* out = s.cart + ab_index * ncd;
+        for (int term = s.bra_terms.start[ab_index]; term < s.bra_terms.start[ab_index + 1]; ++term) {
+          const double coefficient = s.bra_terms.coefficient[term];
+          const double* w_row = s.w + s.bra_terms.offset[term] * ncd;
+          for (int cd_index = 0; cd_index < ncd; ++cd_index) out[cd_index] += coefficient * w_row[cd_index];
         }
       }
     }
