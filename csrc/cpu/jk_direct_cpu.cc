@@ -104,6 +104,28 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
                              [&](const ShellPair& pair) { return pair.bound * largest_bound < threshold; }),
               pairs.end());
 
+  // Density-weighted screening: the largest |D| of each shell pair block over all densities, so a quartet
+  // whose Schwarz bound times the density elements it is contracted with stays below threshold * max|D| is
+  // skipped. Relative to max|D|, the skipped set does not change when D is scaled, so the op stays linear.
+  std::vector<double> block_density(nshell * nshell, 0.0);
+  double largest_density = 0.0;
+  for (int64_t sa = 0; sa < nshell; ++sa) {
+    for (int64_t sb = 0; sb < nshell; ++sb) {
+      double largest = 0.0;
+      for (int64_t d = 0; d < ndens; ++d) {
+        for (int64_t a = layout.ao_offsets[sa]; a < layout.ao_offsets[sa + 1]; ++a) {
+          for (int64_t b = layout.ao_offsets[sb]; b < layout.ao_offsets[sb + 1]; ++b) {
+            largest = std::max(largest, std::abs(symmetric[(d * n + a) * n + b]));
+          }
+        }
+      }
+      block_density[sa * nshell + sb] = largest;
+      largest_density = std::max(largest_density, largest);
+    }
+  }
+  const double weighted_threshold = threshold * largest_density;
+  const auto density_of = [&](int64_t sa, int64_t sb) { return block_density[sa * nshell + sb]; };
+
   const int64_t lanes = lane_count(pool);
   const int64_t half_size = ndens * n * n;
   std::vector<std::vector<double>> j_half(lanes), k_half(lanes);
@@ -117,7 +139,12 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
     const ShellPair& ab = pairs[bra];
     for (int64_t ket = 0; ket <= bra; ++ket) {
       const ShellPair& cd = pairs[ket];
-      if (ab.bound * cd.bound < threshold) continue;
+      const double bound = ab.bound * cd.bound;
+      if (bound < threshold) continue;
+      const double weight = std::max({2.0 * density_of(cd.a, cd.b), 2.0 * density_of(ab.a, ab.b),
+                                      density_of(ab.a, cd.a), density_of(ab.a, cd.b), density_of(ab.b, cd.a),
+                                      density_of(ab.b, cd.b)});
+      if (bound * weight < weighted_threshold) continue;
       const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};
       const double* block = quartet_block(basis, shells, *lane_scratch[lane]);
       QuartetPlacement placement;

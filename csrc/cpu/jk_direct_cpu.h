@@ -24,8 +24,9 @@ struct DirectBasis {
 };
 
 // J and K [n, n] of every density [n, n] (symmetrised here), float64; quartets whose Schwarz bound
-// sqrt(max|(ab|ab)|) sqrt(max|(cd|cd)|) is below `threshold` are skipped. Bitwise reproducible for a given
-// pool size (fixed lanes, reduced in lane order).
+// sqrt(max|(ab|ab)|) sqrt(max|(cd|cd)|) is below `threshold`, or whose bound times the density blocks it meets
+// is below threshold * max|D|, are skipped (qpt/ops/jk_direct.py). Bitwise reproducible for a given pool
+// size (fixed lanes, reduced in lane order).
 void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double threshold,
                const std::vector<const double*>& densities, const std::vector<double*>& coulomb,
                const std::vector<double*>& exchange, bool with_j, bool with_k);

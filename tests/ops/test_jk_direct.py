@@ -77,6 +77,16 @@ def test_screening_threshold_bounds_the_change():
     assert np.max(np.abs(loose[1] - exact[1])) < 1e-5
 
 
+def test_scaling_the_density_scales_the_result_exactly():
+    """Density-weighted screening is relative to max|D|, so the op stays linear (the VJP relies on it)."""
+    _, shells, d = _case("uracil", "def2-svp", seed=2)
+    j, k = jk_direct(shells, d, screening_threshold=1e-8)
+    for scale in (2.0 ** -40, 2.0 ** 30):
+        j_scaled, k_scaled = jk_direct(shells, scale * d, screening_threshold=1e-8)
+        np.testing.assert_array_equal(j_scaled, scale * j)
+        np.testing.assert_array_equal(k_scaled, scale * k)
+
+
 def test_results_are_bitwise_reproducible():
     _, shells, d = _case(WATER, "def2-tzvp")
     first = jk_direct(shells, d)

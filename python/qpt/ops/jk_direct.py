@@ -5,9 +5,12 @@ and the packed-ERI path stays as it is. The kernel loops over the unique shell q
 evaluates each one's integrals (McMurchie-Davidson, csrc/include/qpt/eri_md.h) and contracts them into J
 and K at once, so memory is O(N^2) and nothing is precomputed per geometry.
 
-Screening (Schwarz): a quartet (ab|cd) is skipped when sqrt(max|(ab|ab)|) sqrt(max|(cd|cd)|) is below
-`screening_threshold` (default 1e-13, absolute, on the integrals), which bounds |(ab|cd)| by
-Cauchy-Schwarz; J and K then change by at most threshold * sum|D| per skipped quartet. 0 turns it off.
+Screening: with Q_ab = sqrt(max|(ab|ab)|) over a shell pair's AO block (Cauchy-Schwarz: |(ab|cd)| <= Q_ab
+Q_cd), a quartet is skipped when Q_ab Q_cd < `screening_threshold` (default 1e-13, absolute, on the
+integrals), or when Q_ab Q_cd times the largest |D| it is contracted with (D_cd, D_ab for J; D_ac, D_ad,
+D_bc, D_bd for K; block maxima over the batch) is below screening_threshold * max|D|. The second test is
+relative to max|D|, so scaling D does not change what is skipped and the op stays exactly linear (which the
+VJP relies on). 0 turns both off.
 
 Numerics: the engine works in float64 whatever the dtype; float32 inputs are converted on entry and the
 results rounded to float32 on exit (the cart -> spherical table is passed in the inputs' dtype).
