@@ -180,6 +180,13 @@ def test_g_functions_are_rejected():
         jk_direct(shells, np.eye(mol.nao))
 
 
+def test_shells_with_too_many_primitives_are_rejected():
+    mol = gto.M(atom="He 0 0 0", basis={"He": [[0] + [[2.0 ** e, 1.0] for e in range(-4, 14)]]})
+    shells = basis_shells_from_mol(mol)
+    with pytest.raises(ValueError, match="primitives"):
+        jk_direct(shells, np.eye(mol.nao))
+
+
 def test_kernel_rejects_inconsistent_shapes_itself():
     """The C++ handler checks the call again and returns an error instead of reading out of bounds."""
     _, shells, d = _case(WATER, "sto-3g")

@@ -36,8 +36,10 @@ from ._broadcast import unbroadcast
 from ._checks import float_dtype, require_symmetric
 from .grid import _sph_table
 
-# Highest angular momentum of the ERI engine (f functions); must match kEriMaxAngular in eri_md.h.
+# Highest angular momentum and most primitives per shell of the ERI engine; must match kEriMaxAngular and
+# kEriMaxPrimitives in eri_md.h.
 MAX_ANGULAR = 3
+MAX_PRIMITIVES = 16
 DEFAULT_SCREENING_THRESHOLD = 1e-13
 
 _TARGET = "qpt_jk_direct"
@@ -67,6 +69,9 @@ def _static(basis, threshold, with_j, with_k) -> _Static:
     if basis.max_l > MAX_ANGULAR:
         raise ValueError(f"{_NAME}: the basis has l = {basis.max_l} shells; the ERI engine supports "
                          f"l <= {MAX_ANGULAR}")
+    if max(basis.shell_nprim) > MAX_PRIMITIVES:
+        raise ValueError(f"{_NAME}: a shell has {max(basis.shell_nprim)} primitives; the ERI engine supports at "
+                         f"most {MAX_PRIMITIVES} per shell")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
             or not np.isfinite(threshold) or threshold < 0:
         raise ValueError(f"{_NAME}: screening_threshold must be a finite number >= 0 (0 = no screening), "
