@@ -80,8 +80,9 @@ struct EriScratch {
   const double* boys_table;  // boys_table_fill's table, or null for the series
   KetPrimitivePair ket[kEriMaxPrimitives * kEriMaxPrimitives];
   PairTerms bra_terms, ket_terms;
-  int bra_hermite[kEriPairCube][2];  // each bra (t, u, v), t+u+v <= la+lb: its W row and its R offset
-  double w[kEriMaxCartesian * kEriMaxCartesian * kEriPairCube];  // [bra Hermite cube][ket cart pair]
+  int bra_hermite[kEriPairCube];     // R offset of each bra (t, u, v), t+u+v <= la+lb, in W row order
+  int hermite_row[kEriPairCube];     // W row of each bra (t, u, v) by its cube index
+  double w[kEriMaxCartesian * kEriMaxCartesian * kEriPairCube];  // [bra Hermite (t,u,v)][ket cart pair]
   double r[2][kEriTotalCube];                                    // R^n and R^(n+1)
   double cart[kEriMaxQuartet];                                   // [a][b][c][d] cartesian integrals
   double transformed[kEriMaxQuartet];                            // spherical transform buffers
@@ -213,7 +214,6 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
   const int ncd = (lc + 1) * (lc + 2) / 2 * ((ld + 1) * (ld + 2) / 2);
   const int lab = la + lb, total_l = lab + lc + ld;
   const int pair_side = lab + 1, total_side = total_l + 1;
-  const int pair_cube = pair_side * pair_side * pair_side;
 
   pair_terms(la, lb, pair_side, s.bra_terms);
   pair_terms(lc, ld, total_side, s.ket_terms);
@@ -222,12 +222,14 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
   for (int t = 0; t <= lab; ++t) {
     for (int u = 0; u <= lab - t; ++u) {
       for (int v = 0; v <= lab - t - u; ++v) {
-        s.bra_hermite[bra_hermite_count][0] = (t * pair_side + u) * pair_side + v;
-        s.bra_hermite[bra_hermite_count][1] = (t * total_side + u) * total_side + v;
+        s.hermite_row[(t * pair_side + u) * pair_side + v] = bra_hermite_count;
+        s.bra_hermite[bra_hermite_count] = (t * total_side + u) * total_side + v;
         ++bra_hermite_count;
       }
     }
   }
+  // Bra terms address W rows, which hold only the (t, u, v) with t+u+v <= la+lb (zeroed per bra pair).
+  for (int k = 0; k < bra_count; ++k) s.bra_terms.offset[k] = s.hermite_row[s.bra_terms.offset[k]];
 
   double ab[3], cd[3];
   for (int x = 0; x < 3; ++x) {
@@ -268,7 +270,7 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
         center_p[x] = (alpha_a * sa.center[x] + alpha_b * sb.center[x]) / p;
         hermite_coefficients(la, lb, 0.5 / p, center_p[x] - sa.center[x], center_p[x] - sb.center[x], e_bra[x]);
       }
-      for (int k = 0; k < pair_cube * ncd; ++k) s.w[k] = 0.0;
+      for (int k = 0; k < bra_hermite_count * ncd; ++k) s.w[k] = 0.0;
 
       for (int k = 0; k < ket_count; ++k) {
         const KetPrimitivePair& ket = s.ket[k];
@@ -286,8 +288,8 @@ QPT_HD void eri_quartet_cartesian(const EriShell& sa, const EriShell& sb, const 
 
         // W[tuv][cd] += prefactor sum_{tau nu phi} (-1)^(tau+nu+phi) E^cd_{tau nu phi} R_{t+tau,u+nu,v+phi}
         for (int h = 0; h < bra_hermite_count; ++h) {
-          double* w_row = s.w + s.bra_hermite[h][0] * ncd;
-          const double* r_base = r + s.bra_hermite[h][1];
+          double* w_row = s.w + h * ncd;
+          const double* r_base = r + s.bra_hermite[h];
           for (int cd_index = 0; cd_index < ncd; ++cd_index) {
             double sum = 0.0;
             for (int term = ket_start[cd_index]; term < ket_start[cd_index + 1]; ++term) {
