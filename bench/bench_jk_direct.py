@@ -13,7 +13,7 @@ from pyscf import scf
 from qpt import ops
 from qpt.system.basis import basis_shells_from_mol
 
-MOLECULES = ["water", "ethanol", "uracil"]
+MOLECULES = ["water", "ethanol", "benzene", "uracil"]
 
 
 def _density(name):
