@@ -6,4 +6,6 @@
 namespace qpt {
 XLA_FFI_DECLARE_HANDLER_SYMBOL(jk_packed_cpu);
 XLA_FFI_DECLARE_HANDLER_SYMBOL(jk_packed_cuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(jk_direct_cpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(jk_direct_cuda);
 }  // namespace qpt

@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "ffi/capsule.h"
+#include "ffi/eri_probes.h"
 #include "ffi/grid_handlers.h"
 #include "ffi/jk_handlers.h"
 
@@ -12,11 +13,13 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("registrations", [] {
     py::dict targets;
     targets["qpt_jk_packed"] = qpt::handler_capsule(qpt::jk_packed_cpu);
+    targets["qpt_jk_direct"] = qpt::handler_capsule(qpt::jk_direct_cpu);
     targets["qpt_density_on_grid"] = qpt::handler_capsule(qpt::density_on_grid_cpu);
     targets["qpt_potential_matrix"] = qpt::handler_capsule(qpt::potential_matrix_cpu);
     targets["qpt_grid_screening_counts"] = qpt::handler_capsule(qpt::grid_screening_counts_cpu);
     return targets;
   }, "FFI target name -> handler capsule, for platform 'cpu'");
+  qpt::add_eri_probes(m);
   m.attr("version") = QPT_VERSION;
   m.attr("compiler") = QPT_COMPILER;
 }

@@ -1,0 +1,123 @@
+// One shell quartet's integrals in the AO basis (spherical or cartesian, PySCF order), and their
+// contribution to J and K.
+//
+// Spherical AOs are the cartesian ones times PySCF's cart -> spherical matrix of each l (the concatenated
+// table of gto_eval.h, identity for l <= 1 and skipped there), applied one index at a time.
+//
+// J/K: the engine visits each unique quartet (AB|CD), A >= B, C >= D, pair(AB) >= pair(CD), once. As in
+// jk_update.h, the block is scaled by 1/2 for each coincidence (A == B, C == D, AB == CD) and all 8
+// permutations are applied; for a symmetric density the exchange updates come in transposed pairs and
+// Coulomb's in pairs (ab), (ba), so the caller accumulates halves and forms J = J_half + J_half^T,
+// K = K_half + K_half^T:
+//   J_half[a,b] += 2 v D[c,d],  J_half[c,d] += 2 v D[a,b],
+//   K_half[a,c] += v D[b,d],  K_half[a,d] += v D[b,c],  K_half[b,c] += v D[a,d],  K_half[b,d] += v D[a,c].
+#pragma once
+
+#include <cstdint>
+
+#include "qpt/eri_md.h"
+#include "qpt/gto_eval.h"
+#include "qpt/host_device.h"
+
+namespace qpt {
+
+// out[p][j][q] = sum_i in[p][i][q] C[i][j] for C = the [ncart(l), nsph(l)] block of the table.
+QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int post, const double* sph_table) {
+  const int ncart = cartesian_count(l), nsph = spherical_count(l);
+  const double* matrix = sph_table + sph_table_offset(l);
+  for (int p = 0; p < pre; ++p) {
+    for (int j = 0; j < nsph; ++j) {
+      double* target = out + (p * nsph + j) * post;
+      for (int q = 0; q < post; ++q) target[q] = 0.0;
+      for (int i = 0; i < ncart; ++i) {
+        const double c = matrix[i * nsph + j];
+        if (c == 0.0) continue;
+        const double* source = in + (p * ncart + i) * post;
+        for (int q = 0; q < post; ++q) target[q] += c * source[q];
+      }
+    }
+  }
+}
+
+// The quartet's AO integrals [na][nb][nc][nd] (widths of the shells' AO blocks); returns a pointer into
+// the scratch (s.cart or s.transformed).
+QPT_HD const double* eri_quartet_ao(const EriShell* shells, bool spherical, const double* sph_table, EriScratch& s) {
+  eri_quartet_cartesian(shells[0], shells[1], shells[2], shells[3], s);
+  if (!spherical) return s.cart;
+  int widths[4];
+  for (int k = 0; k < 4; ++k) widths[k] = cartesian_count(shells[k].l);
+  double* current = s.cart;
+  double* other = s.transformed;
+  for (int axis = 0; axis < 4; ++axis) {
+    const int l = shells[axis].l;
+    if (l <= 1) continue;
+    int pre = 1, post = 1;
+    for (int k = 0; k < axis; ++k) pre *= widths[k];
+    for (int k = axis + 1; k < 4; ++k) post *= widths[k];
+    cart_to_sph_axis(current, other, pre, l, post, sph_table);
+    widths[axis] = spherical_count(l);
+    double* swap = current;
+    current = other;
+    other = swap;
+  }
+  return current;
+}
+
+// Where a quartet's AO block sits: first AO and width of each shell, and its 8-fold degeneracy scale.
+struct QuartetPlacement {
+  int64_t first[4];
+  int width[4];
+  double scale;
+};
+
+// Adds one quartet's block (scaled by placement.scale) to J_half and K_half of a symmetric density.
+template <typename Add>
+QPT_HD void jk_quartet_update(const double* block, const QuartetPlacement& placement, const double* density,
+                              double* j_half, double* k_half, int64_t n, bool with_j, bool with_k, Add add) {
+  const int wa = placement.width[0], wb = placement.width[1], wc = placement.width[2], wd = placement.width[3];
+  const int64_t oa = placement.first[0], ob = placement.first[1], oc = placement.first[2], od = placement.first[3];
+  const double scale = placement.scale;
+  if (with_j) {
+    for (int a = 0; a < wa; ++a) {
+      for (int b = 0; b < wb; ++b) {
+        const double* row = block + (a * wb + b) * wc * wd;
+        const double d_ab = density[(oa + a) * n + ob + b];
+        double to_ab = 0.0;
+        for (int c = 0; c < wc; ++c) {
+          for (int d = 0; d < wd; ++d) {
+            const double v = row[c * wd + d];
+            to_ab += v * density[(oc + c) * n + od + d];
+          }
+        }
+        add(&j_half[(oa + a) * n + ob + b], 2.0 * scale * to_ab);
+        if (d_ab == 0.0) continue;
+        const double weight = 2.0 * scale * d_ab;
+        for (int c = 0; c < wc; ++c) {
+          for (int d = 0; d < wd; ++d) add(&j_half[(oc + c) * n + od + d], weight * row[c * wd + d]);
+        }
+      }
+    }
+  }
+  if (with_k) {
+    for (int a = 0; a < wa; ++a) {
+      for (int b = 0; b < wb; ++b) {
+        const double* row = block + (a * wb + b) * wc * wd;
+        const double* d_a = density + (oa + a) * n;
+        const double* d_b = density + (ob + b) * n;
+        double* k_a = k_half + (oa + a) * n;
+        double* k_b = k_half + (ob + b) * n;
+        for (int c = 0; c < wc; ++c) {
+          for (int d = 0; d < wd; ++d) {
+            const double v = scale * row[c * wd + d];
+            add(&k_a[oc + c], v * d_b[od + d]);
+            add(&k_a[od + d], v * d_b[oc + c]);
+            add(&k_b[oc + c], v * d_a[od + d]);
+            add(&k_b[od + d], v * d_a[oc + c]);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace qpt

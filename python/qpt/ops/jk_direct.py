@@ -1,0 +1,169 @@
+"""J and K computed integral-direct from the basis (`qpt_jk_direct`): the ERIs are never stored.
+
+A separate op rather than a second meaning of `jk`'s first argument, so each signature says what it takes
+and the packed-ERI path stays as it is. The kernel loops over the unique shell quartets (8-fold symmetry),
+evaluates each one's integrals (McMurchie-Davidson, csrc/include/qpt/eri_md.h) and contracts them into J
+and K at once, so memory is O(N^2) and nothing is precomputed per geometry.
+
+Screening: with Q_ab = sqrt(max|(ab|ab)|) over a shell pair's AO block (Cauchy-Schwarz: |(ab|cd)| <= Q_ab
+Q_cd), a quartet is skipped when Q_ab Q_cd < `screening_threshold` (default 1e-13, absolute, on the
+integrals), or when Q_ab Q_cd times the largest |D| it is contracted with (D_cd, D_ab for J; D_ac, D_ad,
+D_bc, D_bd for K; block maxima over the batch) is below screening_threshold * max|D|. The second test is
+relative to max|D|, so scaling D does not change what is skipped and the op stays exactly linear (which the
+VJP relies on). 0 turns both off.
+
+Numerics: the engine works in float64 whatever the dtype; float32 inputs are converted on entry and the
+results rounded to float32 on exit (the cart -> spherical table is passed in the inputs' dtype).
+
+J and K are linear and self-adjoint in D, so the VJP is the same kernel on the (symmetrised) cotangents;
+it is differentiable again, so grad-of-grad works. custom_vjp has no forward mode: jvp/jacfwd through
+this op fail by design. The basis is a constant to autodiff (zero cotangent): nuclear gradients belong to
+separate code.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import qpt_kernels  # noqa: F401  (registers the FFI targets)
+from qpt.system.basis import BasisShells
+
+from ._broadcast import unbroadcast
+from ._checks import float_dtype, require_symmetric
+from .grid import _sph_table
+
+# Highest angular momentum and most primitives per shell of the ERI engine; must match kEriMaxAngular and
+# kEriMaxPrimitives in eri_md.h.
+MAX_ANGULAR = 3
+MAX_PRIMITIVES = 16
+DEFAULT_SCREENING_THRESHOLD = 1e-13
+
+_TARGET = "qpt_jk_direct"
+_NAME = "qpt.ops.jk_direct"
+
+
+class _Static(NamedTuple):
+    """The hashable part of a call: basis layout, screening threshold and which outputs are wanted."""
+    angular: tuple
+    prim_offsets: tuple
+    spherical: bool
+    nao: int
+    threshold: float
+    with_j: bool
+    with_k: bool
+
+    def attributes(self):
+        return dict(angular=np.asarray(self.angular, dtype=np.int64),
+                    prim_offsets=np.asarray(self.prim_offsets, dtype=np.int64),
+                    spherical=bool(self.spherical), threshold=float(self.threshold),
+                    with_j=bool(self.with_j), with_k=bool(self.with_k))
+
+
+def _static(basis, threshold, with_j, with_k) -> _Static:
+    if not isinstance(basis, BasisShells):
+        raise TypeError(f"{_NAME}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
+    if basis.max_l > MAX_ANGULAR:
+        raise ValueError(f"{_NAME}: the basis has l = {basis.max_l} shells; the ERI engine supports "
+                         f"l <= {MAX_ANGULAR}")
+    if max(basis.shell_nprim) > MAX_PRIMITIVES:
+        raise ValueError(f"{_NAME}: a shell has {max(basis.shell_nprim)} primitives; the ERI engine supports at "
+                         f"most {MAX_PRIMITIVES} per shell")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"{_NAME}: screening_threshold must be a finite number >= 0 (0 = no screening), "
+                         f"got {threshold!r}")
+    return _Static(tuple(int(l) for l in basis.angular), tuple(int(p) for p in basis.prim_offsets),
+                   bool(basis.spherical), int(basis.nao), float(threshold), bool(with_j), bool(with_k))
+
+
+def _basis_arrays(basis, dtype):
+    centers, exponents, coefficients = (jnp.asarray(a) for a in (basis.centers, basis.exponents,
+                                                                 basis.coefficients))
+    if centers.ndim < 2 or centers.shape[-2:] != (basis.nshell, 3):
+        raise ValueError(f"{_NAME}: basis.centers must be [..., {basis.nshell}, 3], got shape {centers.shape}")
+    for what, array in (("exponents", exponents), ("coefficients", coefficients)):
+        if array.ndim < 1 or array.shape[-1] != basis.nprim:
+            raise ValueError(f"{_NAME}: basis.{what} must be [..., {basis.nprim}], got shape {array.shape}")
+    for what, array in (("centers", centers), ("exponents", exponents), ("coefficients", coefficients)):
+        if not jnp.issubdtype(array.dtype, jnp.floating):
+            raise TypeError(f"{_NAME}: basis.{what} must be floating point, got {array.dtype}")
+    return tuple(a.astype(dtype) for a in (centers, exponents, coefficients))
+
+
+_CORE_RANKS = (2, 1, 1, 2)  # centers, exponents, coefficients, density
+
+
+def _batch(arrays):
+    return jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, _CORE_RANKS)))
+
+
+def _kernel(static, centers, exponents, coefficients, density):
+    arrays = (centers, exponents, coefficients, density)
+    batch = _batch(arrays)
+    # Every operand gets the same number of batch dims (size-1 dims broadcast), as vmap's expand_dims does.
+    operands = [a.reshape((1,) * (len(batch) - (a.ndim - r)) + a.shape) for a, r in zip(arrays, _CORE_RANKS)]
+    table = jnp.asarray(_sph_table(jnp.dtype(density.dtype).name)).reshape((1,) * len(batch) + (-1,))
+    operands.insert(3, table)
+    out = jax.ShapeDtypeStruct(batch + (static.nao, static.nao), density.dtype)
+    call = jax.ffi.ffi_call(_TARGET, (out, out), vmap_method="expand_dims")
+    return call(*operands, **static.attributes())
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _jk_direct(static, centers, exponents, coefficients, density):
+    return _kernel(static, centers, exponents, coefficients, density)
+
+
+def _forward(static, *arrays):
+    return _jk_direct(static, *arrays), arrays
+
+
+def _backward(static, residuals, cotangents):
+    centers, exponents, coefficients, density = residuals
+    j_bar, k_bar = cotangents
+    # d<Jbar, J(D)>/dD = J(Jbar) and likewise for K (the kernel uses each density's symmetric part); both
+    # cotangents share one pass over the quartets.
+    stacked = jnp.stack([j_bar, k_bar], axis=-3)
+    geometry = (centers[..., None, :, :], exponents[..., None, :], coefficients[..., None, :])
+    j_of_jbar, k_of_kbar = _jk_direct(static, *geometry, stacked)
+    j_part = j_of_jbar[..., 0, :, :] if static.with_j else 0
+    k_part = k_of_kbar[..., 1, :, :] if static.with_k else 0
+    density_bar = jnp.broadcast_to(j_part + k_part, j_bar.shape)
+    density_bar = unbroadcast(density_bar, density.shape).astype(density.dtype)
+    zeros = tuple(jnp.zeros_like(a) for a in (centers, exponents, coefficients))
+    return zeros + (density_bar,)
+
+
+_jk_direct.defvjp(_forward, _backward)
+
+
+def jk_direct(basis: BasisShells, D, *, with_j=True, with_k=True,
+              screening_threshold: float = DEFAULT_SCREENING_THRESHOLD):
+    """Coulomb and exchange matrices J_ij = sum_kl (ij|kl) D_kl and K_ik = sum_jl (ij|kl) D_jl, integral-direct.
+
+    basis: BasisShells (l <= 3); its arrays may carry batch dims (conformers of one molecule).
+    D: symmetric density matrices [..., N, N], N = basis.nao, float32 or float64; batch dims of D and of the
+    basis arrays broadcast. A concrete non-symmetric D raises; under tracing the symmetric part is used.
+    Returns (J, K) [..., N, N] in D's dtype, equal to PySCF's scf.hf.get_jk(mol, D); an output switched off
+    by with_j/with_k is zeros. See the module docstring for screening and precision. Works under jit, vmap
+    and grad (reverse mode, any order); the basis gets a zero cotangent.
+    """
+    static = _static(basis, screening_threshold, with_j, with_k)
+    D = jnp.asarray(D)
+    dtype = float_dtype(_NAME, D)
+    if D.ndim < 2 or D.shape[-2:] != (basis.nao, basis.nao):
+        raise ValueError(f"{_NAME}: D must be [..., {basis.nao}, {basis.nao}] (basis.nao = {basis.nao}), "
+                         f"got shape {D.shape}")
+    geometry = _basis_arrays(basis, dtype)
+    try:
+        _batch(geometry + (D,))
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(("centers", "exponents", "coefficients", "D"),
+                                                              geometry + (D,)))
+        raise ValueError(f"{_NAME}: batch shapes do not broadcast: {shapes}") from None
+    require_symmetric(_NAME, "D", D)
+    return _jk_direct(static, *geometry, D)
