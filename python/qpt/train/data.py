@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,6 +67,17 @@ class SampleBuilder:
         return Sample(index, molecule, system, self.layout.positions(molecule), time.perf_counter() - start)
 
 
+def _exit_with_parent(parent_pid: int):
+    """Worker initializer: a worker whose trainer died (killed, or aborted by jax.distributed) exits too,
+    instead of lingering as an orphan."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="qpt-parent-watch").start()
+
+
 def default_workers(local_devices: int = 1) -> int:
     """Worker processes for System builds: the CPU cores this process may use, less one per local
     device for the trainer's own host work, at least one."""
@@ -85,7 +97,8 @@ class GeometryStream:
         self._builder = builder
         self._indices = iter(indices)
         if processes:
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent, initargs=(os.getpid(),))
         else:
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix="qpt-geometry")
         self._pending = collections.deque()
