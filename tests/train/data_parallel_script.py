@@ -45,13 +45,15 @@ def reference_parameters(trainer, steps):
 
     builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout, config.seed,
                             config.sigma_bohr)
+    gradient_norms = []
     for step in range(steps):
         samples = [builder.build(step * config.batch_size + row) for row in range(config.batch_size)]
         grads = [jax.tree_util.tree_map(np.asarray, geometry_gradient(params, s.system, s.positions))
                  for s in samples]
         mean = jax.tree_util.tree_map(lambda *g: np.sum(g, axis=0) / len(g), *grads)
+        gradient_norms.append(np.sqrt(sum(np.sum(g * g) for g in jax.tree_util.tree_leaves(mean))))
         params, opt_state = update(params, opt_state, mean, np.float64(trainer.learning_rate_at(step)))
-    return params
+    return params, gradient_norms
 
 
 def main():
@@ -66,10 +68,12 @@ def main():
         for path, leaf in jax.tree_util.tree_flatten_with_path(trainer.local_params)[0]:
             arrays[f"params/{devices}/{jax.tree_util.keystr(path, simple=True, separator="/")}"] = leaf
         arrays[f"loss/{devices}"] = result.history["loss"]
-        arrays[f"wait/{devices}"] = result.history["wait_seconds"]
+        arrays[f"gradient_norm/{devices}"] = result.history["gradient_norm"]
     untrained = Trainer(small_config(steps=steps, batch_size=batch, devices=1, warmup_steps=1), tempfile.mkdtemp(),
                         progress=False)
-    for path, leaf in jax.tree_util.tree_flatten_with_path(reference_parameters(untrained, steps))[0]:
+    params, gradient_norms = reference_parameters(untrained, steps)
+    arrays["reference_gradient_norm"] = np.asarray(gradient_norms)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         arrays[f"reference/{jax.tree_util.keystr(path, simple=True, separator="/")}"] = np.asarray(leaf)
     np.savez(out, **arrays)
 

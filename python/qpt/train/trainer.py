@@ -49,9 +49,10 @@ _BUDGET_MARGIN = 0.9  # steps slow down later (other load, validation); a cut-of
 # the step, every validate_every steps (NaN in between), and validation_baseline its E(D3) with W = 0:
 # their difference is a clean learning curve, free of the tens of mHa by which each training geometry's
 # own energy differs. build_seconds: the batch's System builds summed over its worker processes;
-# wait_seconds: how long the trainer waited for them (included in step_seconds).
+# wait_seconds: how long the trainer waited for them (included in step_seconds). gradient_norm: of the
+# batch-mean gradient, before clipping.
 _HISTORY_FIELDS = ("step", "loss", "validation_loss", "validation_baseline", "learning_rate", "step_seconds",
-                   "build_seconds", "wait_seconds")
+                   "build_seconds", "wait_seconds", "gradient_norm")
 
 
 class StepStats(NamedTuple):
@@ -297,7 +298,7 @@ class Trainer:
         step_times.append(seconds)
         build_seconds = sum(s.build_seconds for s in samples)
         for name, value in zip(_HISTORY_FIELDS, (self.step, loss, validation_loss, validation_baseline, lr, seconds,
-                                                 build_seconds, wait_seconds)):
+                                                 build_seconds, wait_seconds, gradient_norm)):
             self.history[name].append(value)
         self.step += 1
         if np.isfinite(validation_loss):
