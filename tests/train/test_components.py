@@ -122,11 +122,12 @@ def test_progress_prints_plain_lines_without_tqdm(monkeypatch):
     stream = io.StringIO()
     bar = progress.Progress(0, 3, every_seconds=0.0, stream=stream)
     for step in (1, 2, 3):
-        bar.update(step, -76.0, -1.25, 1e-4, 0.05)
+        bar.update(step, -76.0, -1.25, 1e-4, 0.05, 0.02)
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[-1].startswith("step 3/3")
     assert "-76.000000 Ha" in lines[0] and "-1.250 mHa" in lines[0] and "50 ms/step" in lines[0]
+    assert "data wait 20 ms" in lines[0]
 
 
 def test_loss_curve_plot(tmp_path, monkeypatch):

@@ -165,11 +165,14 @@ def _distributed(port, process_id, *arguments):
 
 
 def test_two_processes_on_localhost_train_like_one(tmp_path):
-    port = _free_port()
-    processes = [subprocess.Popen(_distributed(port, i, "--steps", "2", "--out", str(tmp_path / "two")),
-                                  env=_environment(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    """Process 0 gets the coordinator from flags, process 1 from JAX's environment variables."""
+    port, run = _free_port(), ["--steps", "2", "--out", str(tmp_path / "two")]
+    from_environment = _environment(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
+                                    JAX_PROCESS_ID="1")
+    processes = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
-                 for i in range(2)]
+                 for command, env in ((_distributed(port, 0, *run), _environment()),
+                                      (_cli("--distributed", *run), from_environment))]
     try:
         outputs = [p.communicate(timeout=300)[0] for p in processes]
     finally:
