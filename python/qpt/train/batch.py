@@ -7,9 +7,10 @@ electron count) must agree; the arrays are stacked.
 Grids: PySCF's grid for one molecule and level has the same number of points at every geometry (the
 atomic grids depend only on the element, the Becke partition reweights points without dropping any, and
 the padding to 8 points depends only on the count). `stack_systems` still pads each grid to a common
-`grid_points` with zero-weight points (PySCF's own padding convention: weight 0, so they add exactly
-nothing to any integral), which keeps the shapes, and with them the compiled step, fixed, and names the
-problem clearly if a grid ever outgrows the size the run was compiled for.
+`grid_points` with zero-weight points (copies of the grid's last point with weight 0, as PySCF pads to
+its alignment: they add exactly nothing to any integral, and the functionals stay finite there), which
+keeps the shapes, and with them the compiled step, fixed, and names the problem clearly if a grid ever
+outgrows the size the run was compiled for.
 """
 from __future__ import annotations
 
