@@ -1,12 +1,12 @@
 """One QPT training step (uracil, def2-svp, B3LYP5, grid level 3, tiny model, batch 1): kernel ops vs
 pure-JAX reference ops, in one group.
 
-The timed function is the trainer's own jitted step (quantum features, network, three differentiable
-Fock builds forward and backward, AdamW update) on a System built beforehand. Each benchmark also
-records a breakdown in benchmark.extra_info (seconds, best of a few calls after compilation) and prints
-it (visible with -s):
+The timed function is the trainer's own jitted step, for a batch of one geometry on a one-device mesh
+(quantum features, network, three differentiable Fock builds forward and backward, AdamW update), on a
+System built beforehand. Each benchmark also records a breakdown in benchmark.extra_info (seconds, best
+of a few calls after compilation) and prints it (visible with -s):
 - system_build: Molecule -> System on the host (PySCF integrals, grid, minao guess; the trainer's
-  background threads do this while the previous step runs);
+  worker processes do this while the previous step runs);
 - features: D0 -> H_init = F(D0) and the quantum attention biases (one J/K call, one grid pass);
 - network_forward: the Transformer, H = H_init + W;
 - dft_forward: dft_iterations from H to E(D3);
@@ -28,8 +28,10 @@ from qpt.dft.iterations import dft_iterations
 from qpt.model import TokenLayout, get_model_config, hamiltonian_correction, init_params
 from qpt.ops import reference
 from qpt.system import Molecule, System
+from qpt.train.batch import stack_systems
 from qpt.train.features import quantum_features
 from qpt.train.optimizer import make_optimizer
+from qpt.train.parallel import make_data_mesh
 from qpt.train.trainer import make_train_step
 
 MOLECULE, BASIS, XC, GRID_LEVEL = "uracil", "def2-svp", "b3lyp5", 3
@@ -82,11 +84,12 @@ def bench_train_step(benchmark, backend):
     optimizer = make_optimizer(model_config.dtype)
     params = init_params(model_config, vocabulary_size)
     opt_state = optimizer.init(params)
-    step = make_train_step(model_config, functional, optimizer, ops=ops_module, dft_dtype="float64")
+    step = make_train_step(model_config, functional, optimizer, ops=ops_module, dft_dtype="float64",
+                           mesh=make_data_mesh(1))
     repeats = 3 if backend == "kernels" else 1
     times = {"system_build": build_seconds,
              **_breakdown(ops_module, model_config, functional, params, system, token_ids, positions, repeats)}
-    arguments = (params, opt_state, system, token_ids, positions, np.float64(1e-4))
+    arguments = (params, opt_state, stack_systems([system]), token_ids, positions[None], np.float64(1e-4))
     timed(benchmark, step, *arguments, rounds=3 if backend == "kernels" else 2)
     if benchmark.stats is not None:  # None under --benchmark-disable
         times["train_step"] = benchmark.stats.stats.min

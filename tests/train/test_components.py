@@ -31,7 +31,7 @@ def test_geometries_depend_only_on_seed_stream_and_index():
 def test_stream_builds_consecutive_geometries_in_the_background():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
     builder = SampleBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1, stream=TRAINING_STREAM)
-    with GeometryStream(builder, start=5, stop=8, prefetch=2, workers=2) as stream:
+    with GeometryStream(builder, range(5, 8), prefetch=2, workers=2) as stream:
         samples = list(stream)
     assert [s.index for s in samples] == [5, 6, 7]
     direct = builder.build(6)
@@ -50,7 +50,7 @@ def test_stream_reports_a_worker_error_in_the_caller():
 
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
     builder = FailingBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1)
-    with GeometryStream(builder, start=0, stop=4, prefetch=2) as stream:
+    with GeometryStream(builder, range(4), prefetch=2, processes=False) as stream:
         assert next(stream).index == 0 and next(stream).index == 1
         with pytest.raises(ValueError, match="geometry 2 is broken"):
             next(stream)
@@ -122,11 +122,12 @@ def test_progress_prints_plain_lines_without_tqdm(monkeypatch):
     stream = io.StringIO()
     bar = progress.Progress(0, 3, every_seconds=0.0, stream=stream)
     for step in (1, 2, 3):
-        bar.update(step, -76.0, -1.25, 1e-4, 0.05)
+        bar.update(step, -76.0, -1.25, 1e-4, 0.05, 0.02)
     bar.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3 and lines[-1].startswith("step 3/3")
     assert "-76.000000 Ha" in lines[0] and "-1.250 mHa" in lines[0] and "50 ms/step" in lines[0]
+    assert "data wait 20 ms" in lines[0]
 
 
 def test_loss_curve_plot(tmp_path, monkeypatch):

@@ -107,7 +107,7 @@ def test_time_budget_fixes_the_run_length_after_timing_the_first_steps(tmp_path,
     monkeypatch.setattr(trainer_module, "_PROBE_STEPS", 3)
     monkeypatch.setattr(trainer_module, "_TIMED_PROBE_STEPS", 2)
     logged = []
-    trainer = Trainer(small_config(steps=None, minutes=0.05, warmup_steps=1), tmp_path, progress=False,
+    trainer = Trainer(small_config(steps=None, minutes=0.2, warmup_steps=1), tmp_path, progress=False,
                       log=logged.append)
     result = trainer.run(stop_at=4)
     assert trainer.schedule_steps is not None and any("time budget" in line for line in logged)

@@ -12,7 +12,7 @@ from qpt import ops as kernel_ops
 from qpt.eval.labels import LabelCache
 from qpt.eval.metrics import format_table, geometry_metrics, mean_metrics
 from qpt.model.config import PRESETS
-from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder
+from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
 from qpt.train.loss import make_predictor
 from qpt.train.trainer import Trainer
 
@@ -41,13 +41,13 @@ def evaluate(trainer, n_test: int, *, cache_dir=None, ops=kernel_ops, log=print)
     predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype)
 
     per_geometry = []
-    with GeometryStream(builder, 0, n_test, prefetch=2, workers=config.workers) as stream:
+    with GeometryStream(builder, range(n_test), prefetch=2, workers=config.workers or default_workers()) as stream:
         for sample in stream:
             label_start = time.perf_counter()
             label = cache.label(builder, sample)
             x, n_occ = sample.system.orthogonalizer, sample.system.n_occ
             scores = []
-            for params in (trainer.params, None):
+            for params in (trainer.local_params, None):
                 result = predict(params, sample.system, trainer.token_ids, sample.positions)
                 scores.append(geometry_metrics(result.fock, result.terms.total, label, x, n_occ))
             per_geometry.append(tuple(scores))

@@ -18,6 +18,15 @@ def add_parsers(commands) -> None:
     train.add_argument("--out", required=True, help="run directory (checkpoint.npz, loss_curve.png, labels/)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out with its stored settings (other options ignored)")
+    train.add_argument("--distributed", action="store_true",
+                       help="one of several processes (hosts): calls jax.distributed.initialize first; the mesh "
+                            "spans every process' devices and process 0 writes the checkpoints")
+    train.add_argument("--coordinator-address",
+                       help="host:port of process 0 (default: $JAX_COORDINATOR_ADDRESS or cluster auto-detection)")
+    train.add_argument("--num-processes", type=int, help="default: $JAX_NUM_PROCESSES or cluster auto-detection")
+    train.add_argument("--process-id", type=int, help="default: $JAX_PROCESS_ID or cluster auto-detection")
+    train.add_argument("--peer-timeout", type=int, default=30,
+                       help="seconds without a heartbeat before a lost process ends the run with an error")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="metrics of a trained model vs converged SCF on held-out geometries",
@@ -69,7 +78,11 @@ def _add_run_arguments(parser, *, grid_level, learning_rate):
     parser.add_argument("--dft-dtype", choices=("float64", "float32"), default="float64",
                         help="dtype of the DFT iterations in the loss")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    parser.add_argument("--workers", type=int, default=2, help="threads building Systems ahead of the trainer")
+    parser.add_argument("--workers", type=int,
+                        help="processes building Systems ahead of the trainer (default: the cores not driving a device)")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="geometries per step, all devices together (default 1)")
+    parser.add_argument("--devices", type=int, help="devices in the data-parallel mesh (default: all JAX sees)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     _add_ops_argument(parser)
 
@@ -95,7 +108,7 @@ def _train_config(args, **overrides):
                   learning_rate=args.lr, warmup_steps=args.warmup_steps,
                   sigma_bohr=DEFAULT_SIGMA_BOHR if args.sigma is None else args.sigma,
                   network_dtype=args.dtype, dft_dtype=args.dft_dtype, checkpoint_every=args.checkpoint_every,
-                  workers=args.workers)
+                  workers=args.workers, batch_size=args.batch_size, devices=args.devices)
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -130,6 +143,11 @@ def _train(args):
     from qpt.train.checkpoint import FILE_NAME
     from qpt.train.trainer import Trainer
 
+    if args.distributed:
+        from qpt.train.parallel import initialize_distributed
+
+        initialize_distributed(args.coordinator_address, args.num_processes, args.process_id,
+                               heartbeat_timeout=args.peer_timeout)
     ops = _ops(args.ops)
     checkpoint = os.path.join(args.out, FILE_NAME)
     if args.resume:
@@ -140,9 +158,11 @@ def _train(args):
         if os.path.exists(checkpoint):
             raise ValueError(f"{checkpoint} exists: continue it with --resume or choose another --out")
         trainer = Trainer(_train_config(args), args.out, ops=ops, progress=not args.no_progress)
-    _describe(trainer, print)
+    if trainer.is_main_process:
+        _describe(trainer, print)
     result = trainer.run()
-    _finish_training(trainer, result, print)
+    if trainer.is_main_process:
+        _finish_training(trainer, result, print)
     return 0
 
 

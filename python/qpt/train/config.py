@@ -54,8 +54,10 @@ class TrainConfig:
     dft_dtype: str = "float64"
     checkpoint_every: int = 100
     validate_every: int = 10         # steps between energies of the held-out validation geometry
-    workers: int = 2                 # System-building threads
-    prefetch: int = 3                # Systems built ahead of the current step
+    batch_size: int = 1              # geometries per step (all devices together), split evenly over the mesh
+    devices: Optional[int] = None    # devices in the data-parallel mesh; None: all JAX sees
+    workers: Optional[int] = None    # System-building processes; None: sized to the machine
+    prefetch: int = 3                # batches of Systems built ahead of the current step
 
     def __post_init__(self):
         molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
@@ -85,8 +87,13 @@ class TrainConfig:
             raise ValueError(f"train config: end_learning_rate {self.end_learning_rate} exceeds the peak "
                              f"learning_rate {self.learning_rate}")
         _positive_float(self.sigma_bohr, "sigma_bohr")
-        for name in ("checkpoint_every", "validate_every", "workers", "prefetch"):
+        for name in ("checkpoint_every", "validate_every", "prefetch", "batch_size"):
             _positive_int(getattr(self, name), name)
+        _positive_int(self.workers, "workers", allow_none=True)
+        _positive_int(self.devices, "devices", allow_none=True)
+        if self.devices is not None and self.batch_size % self.devices:
+            raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
+                             f"{self.devices} devices")
 
     @property
     def resolved_warmup_steps(self) -> int:

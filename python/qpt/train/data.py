@@ -3,14 +3,18 @@
 Geometry `index` of stream `stream` is the equilibrium geometry plus Gaussian displacements drawn from
 numpy's Generator seeded with (seed, stream, index): it depends on nothing else, so a resumed run sees
 exactly the geometries an uninterrupted one would, and evaluation (HELDOUT_STREAM) never sees a
-training geometry. Building a System (integrals, grid, minao guess) is PySCF work on the host; a few
-worker threads do it for the next steps while the trainer computes the current one.
+training geometry. Building a System (integrals, grid, minao guess) is PySCF work on the host, much of it
+under the GIL; worker processes (spawned, so no JAX state is forked) do it for the next steps while the
+trainer computes the current one. `default_workers` sizes the pool to the machine.
 """
 from __future__ import annotations
 
 import collections
+import multiprocessing
+import os
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,27 +67,49 @@ class SampleBuilder:
         return Sample(index, molecule, system, self.layout.positions(molecule), time.perf_counter() - start)
 
 
-class GeometryStream:
-    """Samples start, start + 1, ... (up to stop, exclusive), `prefetch` of them built ahead by `workers`
-    threads. Use as an iterator and close() it (or use `with`) to stop the workers."""
+def _exit_with_parent(parent_pid: int):
+    """Worker initializer: a worker whose trainer died (killed, or aborted by jax.distributed) exits too,
+    instead of lingering as an orphan."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
 
-    def __init__(self, builder: SampleBuilder, start: int = 0, stop: int | None = None, *,
-                 prefetch: int = 2, workers: int = 1):
+    threading.Thread(target=watch, daemon=True, name="qpt-parent-watch").start()
+
+
+def default_workers(local_devices: int = 1) -> int:
+    """Worker processes for System builds: the CPU cores this process may use, less one per local
+    device for the trainer's own host work, at least one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - local_devices)
+
+
+class GeometryStream:
+    """The Samples of `indices` (any iterable of geometry indices, in order), `prefetch` of them built
+    ahead by `workers` worker processes (threads with processes=False). Use as an iterator and close()
+    it (or use `with`) to stop the workers. `wait_seconds` sums the time __next__ spent blocked on a build."""
+
+    def __init__(self, builder: SampleBuilder, indices, *, prefetch: int = 2, workers: int = 1,
+                 processes: bool = True):
         if prefetch < 1 or workers < 1:
             raise ValueError(f"prefetch and workers must be >= 1, got {prefetch} and {workers}")
         self._builder = builder
-        self._next_index = start
-        self._stop = stop
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="qpt-geometry")
+        self._indices = iter(indices)
+        if processes:
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent, initargs=(os.getpid(),))
+        else:
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="qpt-geometry")
         self._pending = collections.deque()
+        self.wait_seconds = 0.0
         for _ in range(prefetch):
             self._submit()
 
     def _submit(self):
-        if self._stop is not None and self._next_index >= self._stop:
-            return
-        self._pending.append(self._pool.submit(self._builder.build, self._next_index))
-        self._next_index += 1
+        index = next(self._indices, None)
+        if index is not None:
+            self._pending.append(self._pool.submit(self._builder.build, index))
 
     def __iter__(self):
         return self
@@ -93,7 +119,11 @@ class GeometryStream:
             raise StopIteration
         future = self._pending.popleft()
         self._submit()
-        return future.result()  # a worker's exception surfaces here, in the trainer's thread
+        started = time.perf_counter()
+        try:
+            return future.result()  # a worker's exception surfaces here, in the trainer's thread
+        finally:
+            self.wait_seconds += time.perf_counter() - started
 
     def close(self):
         for future in self._pending:

@@ -8,10 +8,11 @@ except ImportError:  # tqdm is an optional extra ('train'); plain lines do the j
     tqdm = None
 
 
-def describe(loss, gain_mha, learning_rate, step_seconds):
-    """gain_mha: E(D3) - E(D3 with W = 0) of the held-out validation geometry; negative once the network helps."""
+def describe(loss, gain_mha, learning_rate, step_seconds, wait_seconds=0.0):
+    """gain_mha: E(D3) - E(D3 with W = 0) of the held-out validation geometry; negative once the network helps.
+    wait_seconds: the part of the step spent waiting for the data (System builds)."""
     return (f"loss {loss:.6f} Ha  validation E vs W=0 {gain_mha:+.3f} mHa  lr {learning_rate:.2e}  "
-            f"{step_seconds * 1e3:.0f} ms/step")
+            f"{step_seconds * 1e3:.0f} ms/step (data wait {wait_seconds * 1e3:.0f} ms)")
 
 
 class Progress:
@@ -33,11 +34,11 @@ class Progress:
             self._bar.total = total
             self._bar.refresh()
 
-    def update(self, step, loss, gain_mha, learning_rate, step_seconds):
+    def update(self, step, loss, gain_mha, learning_rate, step_seconds, wait_seconds=0.0):
         """`step` is the number of completed steps."""
         if not self.enabled:
             return
-        text = describe(loss, gain_mha, learning_rate, step_seconds)
+        text = describe(loss, gain_mha, learning_rate, step_seconds, wait_seconds)
         if self._bar is not None:
             self._bar.update(step - self._bar.n)
             self._bar.set_postfix_str(text, refresh=False)

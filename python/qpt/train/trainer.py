@@ -1,10 +1,15 @@
-"""The QPT training loop: one new geometry per step, the DFT energy as the loss, checkpoints that resume
-bit for bit.
+"""The QPT training loop: a batch of new geometries per step, the DFT energy as the loss, data parallel over
+a device mesh, checkpoints that resume bit for bit.
 
-Per step: the next Sample comes from the background GeometryStream; one jitted function computes the
-quantum features (constants), the loss E(D3) and its gradient, and the AdamW update. The learning rate
-is computed on the host and passed in, so a time-budgeted run can fix its schedule length after timing
-its first steps without recompiling.
+Per step: the next batch of Samples comes from the background GeometryStream (worker processes); one
+jitted function computes, for every geometry, the quantum features (constants), the loss E(D3) and its
+gradient, averages them over the batch and applies the AdamW update. The batch is split over a 1-d
+device mesh (qpt.train.parallel): under shard_map each device takes its share of the geometries
+(jax.vmap of the per-geometry loss, so every op runs one kernel call per device for its whole share),
+gradients are summed across devices by XLA's psum, and every device applies the same update to its
+replica of the parameters. The same code runs on 1 device, N local devices and N processes. The
+learning rate is computed on the host and passed in, so a time-budgeted run can fix its schedule length
+after timing its first steps without recompiling.
 """
 from __future__ import annotations
 
@@ -18,13 +23,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import PartitionSpec
 
 from qpt import ops as kernel_ops
 from qpt.dft.functionals import get_functional
 from qpt.model import TokenLayout, init_params
 from qpt.train import checkpoint as checkpoints
+from qpt.train import parallel
+from qpt.train.batch import stack_systems
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder
+from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
 from qpt.train.features import quantum_features
 from qpt.train.loss import make_predictor, qpt_loss
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
@@ -37,16 +45,19 @@ from qpt.train.progress import Progress
 _PROBE_STEPS = 20
 _TIMED_PROBE_STEPS = 10
 _BUDGET_MARGIN = 0.9  # steps slow down later (other load, validation); a cut-off run ends at a high rate
-# validation_loss: E(D3) of one fixed held-out geometry after the step, every validate_every steps (NaN in
-# between), and validation_baseline its E(D3) with W = 0: their difference is a clean learning curve,
-# free of the tens of mHa by which each training geometry's own energy differs.
+# loss: the mean E(D3) over the step's batch. validation_loss: E(D3) of one fixed held-out geometry after
+# the step, every validate_every steps (NaN in between), and validation_baseline its E(D3) with W = 0:
+# their difference is a clean learning curve, free of the tens of mHa by which each training geometry's
+# own energy differs. build_seconds: the batch's System builds summed over its worker processes;
+# wait_seconds: how long the trainer waited for them (included in step_seconds). gradient_norm: of the
+# batch-mean gradient, before clipping.
 _HISTORY_FIELDS = ("step", "loss", "validation_loss", "validation_baseline", "learning_rate", "step_seconds",
-                   "build_seconds")
+                   "build_seconds", "wait_seconds", "gradient_norm")
 
 
 class StepStats(NamedTuple):
-    loss: jnp.ndarray            # E(D3), Hartree
-    gradient_norm: jnp.ndarray   # before clipping
+    loss: jnp.ndarray            # mean E(D3) over the batch, Hartree
+    gradient_norm: jnp.ndarray   # of the batch-mean gradient, before clipping
 
 
 class TrainResult(NamedTuple):
@@ -59,18 +70,35 @@ class TrainResult(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)  # trainers of one configuration share the compiled step
-def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype):
-    """The jitted update (params, opt_state, system, token_ids, positions, lr) -> (params, opt_state, StepStats)."""
-    def step(params, opt_state, system, token_ids, positions, lr):
+def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh):
+    """The jitted update (params, opt_state, systems, token_ids, positions, lr) -> (params, opt_state,
+    StepStats). systems and positions carry the batch axis, split over `mesh` (a qpt.train.parallel data
+    mesh); params, opt_state, token_ids and lr are replicated."""
+    def geometry_loss(params, system, token_ids, positions):
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype)
-        (loss, _), grads = jax.value_and_grad(qpt_loss, has_aux=True)(
-            params, model_config, system, features, functional, ops=ops, dtype=dft_dtype)
+        return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype)[0]
+
+    def shard_loss_sum(params, systems, token_ids, positions):
+        losses = jax.vmap(geometry_loss, in_axes=(None, 0, None, 0))(params, systems, token_ids, positions)
+        return jnp.sum(losses)
+
+    def step(params, opt_state, systems, token_ids, positions, lr):
+        count = jax.lax.psum(positions.shape[0], parallel.AXIS)  # the global batch size
+        loss_sum, grads = jax.value_and_grad(shard_loss_sum)(params, systems, token_ids, positions)
+        loss, grads = jax.lax.psum((loss_sum, grads), parallel.AXIS)
+        loss, grads = loss / count, jax.tree_util.tree_map(lambda g: g / count, grads)
         opt_state = with_learning_rate(opt_state, lr)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, opt_state, StepStats(loss, optax.tree.norm(grads))
 
-    return jax.jit(step)
+    batch, replica = PartitionSpec(parallel.AXIS), PartitionSpec()
+    # check_vma=False: the ops' custom VJPs return cotangents without shard_map's varying-axis annotation,
+    # which the check rejects. Without it nothing is summed implicitly: the explicit psum above is the one
+    # reduction, and the update is the same on every device, so the replicated outputs are consistent.
+    sharded = jax.shard_map(step, mesh=mesh, in_specs=(replica, replica, batch, replica, batch, replica),
+                            out_specs=(replica, replica, replica), check_vma=False)
+    return jax.jit(sharded)
 
 
 class Trainer:
@@ -80,22 +108,39 @@ class Trainer:
         self.config = config
         self.out_dir = os.fspath(out_dir)
         self.ops = ops
-        self.progress = progress
+        self.progress = progress and jax.process_index() == 0  # one progress bar per run, not per process
         self.log = log
         self.functional = get_functional(config.xc)
         self.layout = TokenLayout.from_molecule(config.molecule, config.basis)
         self.vocabulary = self.layout.vocabulary()
         self.token_ids = self.layout.token_ids(self.vocabulary)
         self.optimizer = make_optimizer(config.model.dtype)
+        self.mesh = parallel.make_data_mesh(config.devices)
+        parallel.check_batch_size(config.batch_size, self.mesh)
+        self.rows = parallel.local_rows(self.mesh, config.batch_size)  # this process' share of each batch
         self.step = 0
         self.schedule_steps = config.steps
-        self.params = init_params(config.model, len(self.vocabulary), config.seed)
-        self.opt_state = self.optimizer.init(self.params)
+        params = init_params(config.model, len(self.vocabulary), config.seed)
+        self.set_state(params, self.optimizer.init(params))
         self.history = {name: [] for name in _HISTORY_FIELDS}
         self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
-                                           dft_dtype=config.dft_dtype)
+                                           dft_dtype=config.dft_dtype, mesh=self.mesh)
         self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype)
         self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
+
+    def set_state(self, params, opt_state):
+        """Parameters and optimiser state (host or device arrays), replicated over the mesh."""
+        self.params = parallel.replicated(params, self.mesh)
+        self.opt_state = parallel.replicated(opt_state, self.mesh)
+
+    @property
+    def local_params(self):
+        """The parameters as numpy arrays of this host (for evaluation outside the mesh)."""
+        return parallel.host_local(self.params)
+
+    @property
+    def is_main_process(self) -> bool:
+        return jax.process_index() == 0
 
     @property
     def checkpoint_path(self) -> str:
@@ -108,10 +153,14 @@ class Trainer:
                 "schedule_steps": self.schedule_steps}
 
     def save(self) -> str:
+        """Writes the checkpoint (the main process only: every process holds the same replicated state)."""
+        if not self.is_main_process:
+            return self.checkpoint_path
         history = {name: np.asarray(values, dtype=np.int64 if name == "step" else np.float64)
                    for name, values in self.history.items()}
-        checkpoints.save_checkpoint(self.checkpoint_path, step=self.step, params=self.params,
-                                    opt_state=self.opt_state, metadata=self.metadata(), history=history)
+        checkpoints.save_checkpoint(self.checkpoint_path, step=self.step, params=self.local_params,
+                                    opt_state=parallel.host_local(self.opt_state), metadata=self.metadata(),
+                                    history=history)
         return self.checkpoint_path
 
     @classmethod
@@ -128,7 +177,8 @@ class Trainer:
         if tuple(metadata["vocabulary"]) != trainer.vocabulary:
             raise ValueError(f"{path}: the stored token vocabulary does not match the molecule and basis")
         state = checkpoints.load_checkpoint(path, trainer.params, trainer.opt_state)
-        trainer.step, trainer.params, trainer.opt_state = state.step, state.params, state.opt_state
+        trainer.step = state.step
+        trainer.set_state(state.params, state.opt_state)
         trainer.schedule_steps = metadata["schedule_steps"]
         trainer.history = {name: list(state.history.get(name, [])) for name in _HISTORY_FIELDS}
         return trainer
@@ -160,15 +210,18 @@ class Trainer:
         budget = config.minutes * 60.0 if config.minutes is not None else None
         builder = SampleBuilder(config.molecule, config.basis, config.grid_level, self.layout, config.seed,
                                 config.sigma_bohr)
-        validation = self._validation_geometry()
         end = self.schedule_steps
         if stop_at is not None:
             end = stop_at if end is None else min(end, stop_at)
-        start_time = time.perf_counter()
-        step_times, stopped_by = [], "steps"
+        # The workers start (spawning takes seconds) while this process builds the validation geometry.
+        stream = GeometryStream(builder, self._geometry_indices(self.step, end),
+                                prefetch=config.prefetch * len(self.rows),
+                                workers=config.workers or default_workers(len(self.mesh.local_devices)))
         progress = Progress(self.step, self.schedule_steps, enabled=self.progress)
-        stream = GeometryStream(builder, self.step, end, prefetch=config.prefetch, workers=config.workers)
         try:
+            validation = self._validation_geometry()
+            start_time = time.perf_counter()
+            step_times, stopped_by = [], "steps"
             while self.schedule_steps is None or self.step < self.schedule_steps:
                 if stop_at is not None and self.step >= stop_at:
                     stopped_by = "stop_at"
@@ -196,6 +249,14 @@ class Trainer:
         return TrainResult(self.step, self.schedule_steps, stopped_by, time.perf_counter() - start_time,
                            self.checkpoint_path, history)
 
+    def _geometry_indices(self, start, end):
+        """This process' geometry indices of steps start, start + 1, ... (up to end, exclusive, or forever):
+        step s trains on geometries s * batch_size ... (s + 1) * batch_size - 1, whatever the mesh."""
+        step = start
+        while end is None or step < end:
+            yield from (step * self.config.batch_size + row for row in self.rows)
+            step += 1
+
     def _validation_geometry(self):
         """(Sample, E(D3) with W = 0) of held-out geometry 0: never trained on, the same in every run."""
         config = self.config
@@ -206,28 +267,40 @@ class Trainer:
     def _validation_energy(self, params, sample):
         return float(self._predict(params, sample.system, self.token_ids, sample.positions).terms.total)
 
+    def next_batch(self, stream, grid_points):
+        """(systems, positions) of the next step as global arrays split over the mesh, and the samples of
+        this process' rows."""
+        samples = [next(stream) for _ in self.rows]
+        local = (stack_systems([s.system for s in samples], grid_points), np.stack([s.positions for s in samples]))
+        return parallel.sharded_batch(local, self.rows, self.mesh, self.config.batch_size), samples
+
     def _one_step(self, stream, step_times, progress, validation):
-        started = time.perf_counter()  # waiting for the System counts: the budget is wall time
-        sample = next(stream)
+        started = time.perf_counter()  # waiting for the Systems counts: the budget is wall time
+        waited = stream.wait_seconds
+        validation_sample, validation_baseline = validation
+        (systems, positions), samples = self.next_batch(stream, validation_sample.system.grid.size)
+        wait_seconds = stream.wait_seconds - waited
         lr = self.learning_rate_at(self.step)
-        params, opt_state, stats = self._train_step(self.params, self.opt_state, sample.system, self.token_ids,
-                                                    sample.positions, np.float64(lr))
-        loss = float(stats.loss)
-        if not np.isfinite(loss) or not np.isfinite(float(stats.gradient_norm)):
+        replicated = parallel.replicated((self.token_ids, np.float64(lr)), self.mesh)
+        params, opt_state, stats = self._train_step(self.params, self.opt_state, systems, replicated[0],
+                                                    positions, replicated[1])
+        stats = parallel.host_local(stats)
+        loss, gradient_norm = float(stats.loss), float(stats.gradient_norm)
+        if not np.isfinite(loss) or not np.isfinite(gradient_norm):
             raise FloatingPointError(f"step {self.step}: non-finite loss {loss} or gradient "
-                                     f"(|g| = {float(stats.gradient_norm)}); the last checkpoint is "
+                                     f"(|g| = {gradient_norm}); the last checkpoint is "
                                      f"{self.checkpoint_path}; try a lower --lr")
         self.params, self.opt_state = params, opt_state
-        validation_sample, validation_baseline = validation
         validation_loss = float("nan")
         if self.step % self.config.validate_every == 0 or self.step + 1 == self.schedule_steps:
-            validation_loss = self._validation_energy(self.params, validation_sample)
+            validation_loss = self._validation_energy(self.local_params, validation_sample)
         seconds = time.perf_counter() - started
         step_times.append(seconds)
+        build_seconds = sum(s.build_seconds for s in samples)
         for name, value in zip(_HISTORY_FIELDS, (self.step, loss, validation_loss, validation_baseline, lr, seconds,
-                                                 sample.build_seconds)):
+                                                 build_seconds, wait_seconds, gradient_norm)):
             self.history[name].append(value)
         self.step += 1
         if np.isfinite(validation_loss):
             self._validation_gain = (validation_loss - validation_baseline) * 1e3
-        progress.update(self.step, loss, self._validation_gain, lr, seconds)
+        progress.update(self.step, loss, self._validation_gain, lr, seconds, wait_seconds)
