@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "cpu/parallel_for.h"
-#include "qpt/jk_update.h"
+#include "cpu/jk_row_cpu.h"
 #include "qpt/packed_index.h"
 
 namespace qpt::cpu {
@@ -24,14 +24,8 @@ std::vector<int64_t> balanced_row_bounds(int64_t npair, int64_t chunks) {
   return bounds;
 }
 
-// Each chunk of rows accumulates into buffers it owns, so additions are plain and the bulk loop may vectorise;
-// the buffers are summed in chunk order, so results do not depend on which thread ran which chunk.
-struct PlainAdd {
-  static constexpr bool plain_memory = true;
-  template <typename T>
-  void operator()(T* target, T value) const { *target += value; }
-};
-
+// Each chunk of rows accumulates into buffers it owns, so additions are plain and the bulk loops may
+// vectorise; the buffers are summed in chunk order, so results do not depend on which thread ran which chunk.
 template <typename T>
 struct ChunkAccumulators {
   std::vector<T> k_half;    // [ndens, n, n]
@@ -72,7 +66,7 @@ void jk_packed(xla::ffi::ThreadPool& pool, const JkJob<T>& job, int64_t n, bool 
         const JkTargets<T> targets{symmetric.data() + d * n * n, packed.data() + d * npair,
                                    acc.k_half.data() + (with_k ? d * n * n : 0),
                                    acc.j_packed.data() + (with_j ? d * npair : 0), n, with_j, with_k};
-        jk_row(i, j, job.eri, targets, PlainAdd{});
+        jk_row_plain(i, j, job.eri, targets);
       }
     }
   });

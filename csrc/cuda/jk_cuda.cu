@@ -7,7 +7,6 @@ namespace qpt::cuda {
 namespace {
 
 struct AtomicAdd {
-  static constexpr bool plain_memory = false;
   template <typename T>
   __device__ void operator()(T* target, T value) const { atomicAdd(target, value); }
 };

@@ -27,43 +27,11 @@ struct JkTargets {
   bool with_k;
 };
 
-#if defined(__CUDACC__) || defined(__GNUC__)
-#define QPT_RESTRICT __restrict__
-#else
-#define QPT_RESTRICT
-#endif
-
-// The branch-free bulk of a segment on the CPU, where targets are plain memory: for l < count,
-//   J[ij] += v dp[l];  J[kl] += v Dp[ij];  K[i,k] += w D[j,l];  K[j,k] += w D[i,l];
-//   K[i,l] += w D[j,k];  K[j,l] += w D[i,k]   (w = v scale).
-// `restrict` lets the compiler vectorise; rows i and j must therefore differ (see jk_segment).
-template <typename T>
-inline void jk_segment_bulk(int64_t count, const T* QPT_RESTRICT v, const T* QPT_RESTRICT dp,
-                            T* QPT_RESTRICT j_kl, const T* QPT_RESTRICT d_row_i,
-                            const T* QPT_RESTRICT d_row_j, T* QPT_RESTRICT k_row_i,
-                            T* QPT_RESTRICT k_row_j, T d_ij_packed, T d_ik, T d_jk, T scale,
-                            T& j_ij, T& k_ik, T& k_jk) {
-  T j_sum = 0, k_ik_sum = 0, k_jk_sum = 0;
-  for (int64_t l = 0; l < count; ++l) {
-    const T value = v[l];
-    j_sum += value * dp[l];
-    j_kl[l] += value * d_ij_packed;
-    const T w = value * scale;
-    k_ik_sum += w * d_row_j[l];
-    k_jk_sum += w * d_row_i[l];
-    k_row_i[l] += w * d_jk;
-    k_row_j[l] += w * d_ik;
-  }
-  j_ij += j_sum;
-  k_ik += k_ik_sum;
-  k_jk += k_jk_sum;
-}
-
-// `add(ptr, value)` accumulates into shared memory: a plain += on the CPU, where each thread owns its
-// targets, and an atomic add on the GPU. Contributions to K[i,k], K[j,k] and J[ij] are summed over the
-// segment in registers first and added once. The coincidences l == k and kl == ij can only happen at the
-// segment's last element, so the bulk of the loop has no branches. `Add::plain_memory` selects the
-// vectorisable CPU bulk loop when both flags are on and i != j.
+// `add(ptr, value)` accumulates into shared memory: an atomic add on the GPU, a plain += on the CPU (which
+// runs this only for the rows where i == j; cpu/jk_row_cpu.h has its vectorised path for the rest).
+// Contributions to K[i,k], K[j,k] and J[ij] are summed over the segment in registers first and added once.
+// The coincidences l == k and kl == ij can only happen at the segment's last element, so the bulk of the
+// loop has no branches.
 template <typename T, typename Add>
 QPT_HD void jk_segment(int64_t i, int64_t j, int64_t k, int64_t l_count, const T* integrals,
                        const JkTargets<T>& t, Add add) {
@@ -96,15 +64,7 @@ QPT_HD void jk_segment(int64_t i, int64_t j, int64_t k, int64_t l_count, const T
     }
   };
   const int64_t last = l_count - 1;
-#if !defined(__CUDA_ARCH__)
-  if (Add::plain_memory && t.with_j && t.with_k && i != j) {
-    jk_segment_bulk(last, integrals, dp_segment, j_segment, d_row_i, d_row_j, k_row_i, k_row_j,
-                    d_ij_packed, d_ik, d_jk, row_scale, j_ij, k_ik, k_jk);
-  } else
-#endif
-  {
-    for (int64_t l = 0; l < last; ++l) apply(l, integrals[l], row_scale, true);
-  }
+  for (int64_t l = 0; l < last; ++l) apply(l, integrals[l], row_scale, true);
   const bool pair_diagonal = (kl0 + last == ij);
   const T last_scale = row_scale * (last == k ? T(0.5) : T(1)) * (pair_diagonal ? T(0.5) : T(1));
   apply(last, integrals[last], last_scale, !pair_diagonal);
