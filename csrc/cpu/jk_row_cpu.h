@@ -77,9 +77,18 @@ inline void jk_row_plain(int64_t i, int64_t j, const T* eri, const JkTargets<T>&
   const T* d_row_j = t.density + j * n;
   T* k_row_i = t.k_half + i * n;
   T* k_row_j = t.k_half + j * n;
+  // The next row starts right after this one and has the same segment layout. Coulomb's pass is the first
+  // to touch a row and waits on memory, while the exchange segments work from cache and leave memory idle:
+  // prefetching segment k of the next row while working on segment k here overlaps the two.
+  const T* next_row = row + ij + 1;
+  const bool has_next_row = ij + 1 < n * (n + 1) / 2;
+  constexpr int64_t kLine = 64 / sizeof(T);
   for (int64_t k = 0; k <= i; ++k) {
     const int64_t count = k < i ? k + 1 : j + 1;
     const T* segment = row + k * (k + 1) / 2;
+    if (has_next_row) {
+      for (int64_t at = k * (k + 1) / 2; at < (k + 1) * (k + 2) / 2; at += kLine) __builtin_prefetch(next_row + at);
+    }
     const T d_ik = t.density[i * n + k];
     const T d_jk = t.density[j * n + k];
     T k_ik = 0, k_jk = 0;
