@@ -10,7 +10,7 @@ from pyscf import gto
 from scipy.special import gamma, gammainc
 
 import qpt_kernels._cpu as kernels
-from qpt.ops.grid import _sph_table
+from qpt.ops._basis_args import sph_table
 from qpt.system.basis import basis_shells_from_mol
 
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
@@ -45,7 +45,7 @@ def test_boys_function_rejects_bad_order():
 
 
 def _quartets(mol, basis, shells):
-    blocks = kernels.eri_quartets(basis.centers, basis.exponents, basis.coefficients, _sph_table("float64"),
+    blocks = kernels.eri_quartets(basis.centers, basis.exponents, basis.coefficients, sph_table("float64"),
                                   list(basis.angular), list(basis.prim_offsets), basis.spherical, np.array(shells))
     worst = 0.0
     for q, block in zip(shells, blocks):
@@ -82,5 +82,5 @@ def test_eri_quartets_rejects_out_of_range_shells():
     mol = gto.M(atom=WATER, basis="sto-3g")
     basis = basis_shells_from_mol(mol)
     with pytest.raises(ValueError):
-        kernels.eri_quartets(basis.centers, basis.exponents, basis.coefficients, _sph_table("float64"),
+        kernels.eri_quartets(basis.centers, basis.exponents, basis.coefficients, sph_table("float64"),
                              list(basis.angular), list(basis.prim_offsets), True, np.array([[0, 0, 0, mol.nbas]]))

@@ -283,14 +283,14 @@ def test_bad_threshold_and_mismatched_batches_raise():
 
 def test_kernel_rejects_inconsistent_shapes_itself():
     """The C++ handler checks shapes again and returns an error instead of reading out of bounds."""
-    from qpt.ops.grid import _sph_table
+    from qpt.ops._basis_args import sph_table
 
     _, shells, grid, dm = _case(WATER, "sto-3g", points=64)
     out = (jax.ShapeDtypeStruct((grid.size,), jnp.float64), jax.ShapeDtypeStruct((grid.size, 3), jnp.float64))
     call = jax.ffi.ffi_call("qpt_density_on_grid", out)
     attributes = dict(angular=np.asarray(shells.angular, np.int64),
                       prim_offsets=np.asarray(shells.prim_offsets, np.int64), spherical=True, threshold=1e-14)
-    args = [shells.centers, shells.exponents, shells.coefficients, grid.coords, _sph_table("float64")]
+    args = [shells.centers, shells.exponents, shells.coefficients, grid.coords, sph_table("float64")]
     with pytest.raises(Exception, match="density must be"):
         jax.block_until_ready(call(*args, dm[:-1, :-1], **attributes))
     with pytest.raises(Exception, match="exponents must be"):

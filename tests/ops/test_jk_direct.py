@@ -198,14 +198,14 @@ def test_kernel_rejects_inconsistent_shapes_itself():
                       threshold=1e-13, with_j=True, with_k=True)
     with pytest.raises(Exception, match="cart -> spherical table"):
         jax.block_until_ready(call(shells.centers, shells.exponents, shells.coefficients, table, d, **attributes))
-    from qpt.ops.grid import _sph_table
+    from qpt.ops._basis_args import sph_table
     with pytest.raises(Exception, match="exponents"):
         jax.block_until_ready(call(shells.centers, shells.exponents[:-1], shells.coefficients,
-                                   _sph_table("float64"), d, **attributes))
+                                   sph_table("float64"), d, **attributes))
     bad = dict(attributes, angular=np.asarray([4] * len(shells.angular), dtype=np.int64))
     with pytest.raises(Exception, match="l <= 3"):
         jax.block_until_ready(call(shells.centers, shells.exponents, shells.coefficients,
-                                   _sph_table("float64"), d, **bad))
+                                   sph_table("float64"), d, **bad))
 
 
 def test_cuda_lowering_exists():

@@ -17,15 +17,16 @@ components is below `screening_threshold` (default 1e-14, absolute; see csrc/inc
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
-from qpt.system.basis import BasisShells, cart_to_sph_matrix
+from qpt.system.basis import BasisShells
 
+from ._basis_args import (BasisStatic, basis_arrays, basis_static, broadcast_batch, call_with_sph_table,
+                          check_density_shape, sph_table)
 from ._broadcast import unbroadcast
 from ._checks import float_dtype
 
@@ -38,40 +39,10 @@ _POTENTIAL_TARGET = "qpt_potential_matrix"
 _COUNTS_TARGET = "qpt_grid_screening_counts"
 
 
-class _Static(NamedTuple):
-    """The hashable, non-array part of a call: the basis layout and the screening threshold."""
-    angular: tuple
-    prim_offsets: tuple
-    spherical: bool
-    nao: int
-    threshold: float
-
-    def attributes(self):
-        return dict(angular=np.asarray(self.angular, dtype=np.int64),
-                    prim_offsets=np.asarray(self.prim_offsets, dtype=np.int64),
-                    spherical=bool(self.spherical), threshold=float(self.threshold))
-
-
-@functools.lru_cache(maxsize=None)
-def _sph_table(dtype_name: str) -> np.ndarray:
-    """PySCF's cart -> spherical matrices for l = 0..MAX_ANGULAR, each [ncart, nsph] row-major, concatenated."""
-    table = np.concatenate([cart_to_sph_matrix(l).ravel() for l in range(MAX_ANGULAR + 1)])
-    return table.astype(dtype_name)
-
-
 # ---- argument checks ----------------------------------------------------------------------------
 
-def _static(name, basis, threshold) -> _Static:
-    if not isinstance(basis, BasisShells):
-        raise TypeError(f"{name}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
-    if basis.max_l > MAX_ANGULAR:
-        raise ValueError(f"{name}: the basis has l = {basis.max_l} shells; the grid kernels support l <= {MAX_ANGULAR}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"{name}: screening_threshold must be a finite number >= 0 (0 = no screening), "
-                         f"got {threshold!r}")
-    return _Static(tuple(int(l) for l in basis.angular), tuple(int(p) for p in basis.prim_offsets),
-                   bool(basis.spherical), int(basis.nao), float(threshold))
+def _static(name, basis, threshold) -> BasisStatic:
+    return basis_static(name, basis, threshold, max_l=MAX_ANGULAR, support="the grid kernels support")
 
 
 def _geometry(name, basis, grid, dtype):
@@ -79,50 +50,27 @@ def _geometry(name, basis, grid, dtype):
     if not hasattr(grid, "coords") or not hasattr(grid, "weights"):
         raise TypeError(f"{name}: grid must have .coords [G, 3] and .weights [G] (a qpt.system.Grid), "
                         f"got {type(grid).__name__}")
-    centers, exponents, coefficients = (jnp.asarray(a) for a in (basis.centers, basis.exponents, basis.coefficients))
+    centers, exponents, coefficients = basis_arrays(name, basis)
     coords, weights = jnp.asarray(grid.coords), jnp.asarray(grid.weights)
-    if centers.ndim < 2 or centers.shape[-2:] != (basis.nshell, 3):
-        raise ValueError(f"{name}: basis.centers must be [..., {basis.nshell}, 3], got shape {centers.shape}")
-    for what, array in (("exponents", exponents), ("coefficients", coefficients)):
-        if array.ndim < 1 or array.shape[-1] != basis.nprim:
-            raise ValueError(f"{name}: basis.{what} must be [..., {basis.nprim}], got shape {array.shape}")
     if coords.ndim < 2 or coords.shape[-1] != 3:
         raise ValueError(f"{name}: grid coordinates must be [..., G, 3], got shape {coords.shape}")
     if coords.shape[-2] == 0:
         raise ValueError(f"{name}: the grid has no points")
     if weights.shape != coords.shape[:-1]:
         raise ValueError(f"{name}: grid weights must be [..., G] = {coords.shape[:-1]}, got shape {weights.shape}")
-    for what, array in (("basis.centers", centers), ("basis.exponents", exponents),
-                        ("basis.coefficients", coefficients), ("grid coordinates", coords)):
-        if not jnp.issubdtype(array.dtype, jnp.floating):
-            raise TypeError(f"{name}: {what} must be floating point, got {array.dtype}")
+    if not jnp.issubdtype(coords.dtype, jnp.floating):
+        raise TypeError(f"{name}: grid coordinates must be floating point, got {coords.dtype}")
     return tuple(a.astype(dtype) for a in (centers, exponents, coefficients, coords))
 
 
 _CORE_RANKS = (2, 1, 1, 2)  # centers, exponents, coefficients, coords
-
-
-def _batch_shape(name, arrays, core_ranks, names):
-    shapes = [a.shape[:a.ndim - rank] for a, rank in zip(arrays, core_ranks)]
-    try:
-        return jnp.broadcast_shapes(*shapes)
-    except ValueError:
-        described = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
-        raise ValueError(f"{name}: batch shapes do not broadcast: {described}") from None
+_GEOMETRY_NAMES = ("basis.centers", "basis.exponents", "basis.coefficients", "grid coordinates")
 
 
 # ---- kernel calls -------------------------------------------------------------------------------
 
 def _call(target, outputs, static, arrays, core_ranks):
-    """The FFI call with every operand given the same number of batch dims (size-1 dims broadcast), as
-    vmap's expand_dims method produces them."""
-    batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
-    operands = [a.reshape((1,) * (len(batch) - (a.ndim - r)) + a.shape) for a, r in zip(arrays, core_ranks)]
-    dtype = arrays[-1].dtype
-    table = jnp.asarray(_sph_table(jnp.dtype(dtype).name)).reshape((1,) * len(batch) + (-1,))
-    operands.insert(4, table)
-    call = jax.ffi.ffi_call(target, outputs(batch, dtype), vmap_method="expand_dims")
-    return call(*operands, **static.attributes())
+    return call_with_sph_table(target, outputs, static.attributes(), arrays, core_ranks, table_position=4)
 
 
 def _density_kernel(static, centers, exponents, coefficients, coords, density):
@@ -203,11 +151,8 @@ def density_on_grid(basis: BasisShells, grid, D, *, screening_threshold: float =
     D = jnp.asarray(D)
     dtype = float_dtype(name, D)
     geometry = _geometry(name, basis, grid, dtype)
-    if D.ndim < 2 or D.shape[-2:] != (basis.nao, basis.nao):
-        raise ValueError(f"{name}: D must be [..., {basis.nao}, {basis.nao}] (basis.nao = {basis.nao}), "
-                         f"got shape {D.shape}")
-    _batch_shape(name, geometry + (D,), _CORE_RANKS + (2,),
-                 ("basis.centers", "basis.exponents", "basis.coefficients", "grid coordinates", "D"))
+    check_density_shape(name, D, basis.nao)
+    broadcast_batch(name, geometry + (D,), _CORE_RANKS + (2,), _GEOMETRY_NAMES + ("D",))
     return _density(static, *geometry, D)
 
 
@@ -232,8 +177,7 @@ def potential_matrix(basis: BasisShells, grid, v_rho, v_grad, *,
     if v_grad.shape != v_rho.shape + (3,):
         raise ValueError(f"{name}: v_grad must be v_rho's shape + (3,) = {v_rho.shape + (3,)}, "
                          f"got shape {v_grad.shape}")
-    _batch_shape(name, geometry + (v_rho,), _CORE_RANKS + (1,),
-                 ("basis.centers", "basis.exponents", "basis.coefficients", "grid coordinates", "v_rho"))
+    broadcast_batch(name, geometry + (v_rho,), _CORE_RANKS + (1,), _GEOMETRY_NAMES + ("v_rho",))
     return _potential(static, *geometry, v_rho, v_grad)
 
 
@@ -248,7 +192,7 @@ def screening_statistics(basis: BasisShells, grid, *,
         geometry = _geometry(name, basis, grid, jnp.float64)
         if any(a.ndim != rank for a, rank in zip(geometry, _CORE_RANKS)):
             raise ValueError(f"{name}: one geometry at a time (no batch dims)")
-        table = jnp.asarray(_sph_table("float64"))
+        table = jnp.asarray(sph_table("float64"))
         counts = jax.ffi.ffi_call(_COUNTS_TARGET, jax.ShapeDtypeStruct((7,), jnp.float64))(
             *geometry, table, **static.attributes())
     keys = ("blocks", "shell_blocks", "kept_shell_blocks", "primitive_blocks", "kept_primitive_blocks",

@@ -27,14 +27,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
 from qpt.system.basis import BasisShells
 
+from ._basis_args import (BasisStatic, basis_arrays, basis_static, broadcast_batch, call_with_sph_table,
+                          check_density_shape)
 from ._broadcast import unbroadcast
 from ._checks import float_dtype, require_symmetric
-from .grid import _sph_table
 
 # Highest angular momentum and most primitives per shell of the ERI engine; must match kEriMaxAngular and
 # kEriMaxPrimitives in eri_md.h.
@@ -47,70 +47,37 @@ _NAME = "qpt.ops.jk_direct"
 
 
 class _Static(NamedTuple):
-    """The hashable part of a call: basis layout, screening threshold and which outputs are wanted."""
-    angular: tuple
-    prim_offsets: tuple
-    spherical: bool
-    nao: int
-    threshold: float
+    """The hashable part of a call: basis layout and screening threshold, and which outputs are wanted."""
+    basis: BasisStatic
     with_j: bool
     with_k: bool
 
+    @property
+    def nao(self):
+        return self.basis.nao
+
     def attributes(self):
-        return dict(angular=np.asarray(self.angular, dtype=np.int64),
-                    prim_offsets=np.asarray(self.prim_offsets, dtype=np.int64),
-                    spherical=bool(self.spherical), threshold=float(self.threshold),
-                    with_j=bool(self.with_j), with_k=bool(self.with_k))
+        return dict(self.basis.attributes(), with_j=bool(self.with_j), with_k=bool(self.with_k))
 
 
 def _static(basis, threshold, with_j, with_k) -> _Static:
-    if not isinstance(basis, BasisShells):
-        raise TypeError(f"{_NAME}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
-    if basis.max_l > MAX_ANGULAR:
-        raise ValueError(f"{_NAME}: the basis has l = {basis.max_l} shells; the ERI engine supports "
-                         f"l <= {MAX_ANGULAR}")
+    layout = basis_static(_NAME, basis, threshold, max_l=MAX_ANGULAR, support="the ERI engine supports")
     if max(basis.shell_nprim) > MAX_PRIMITIVES:
         raise ValueError(f"{_NAME}: a shell has {max(basis.shell_nprim)} primitives; the ERI engine supports at "
                          f"most {MAX_PRIMITIVES} per shell")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"{_NAME}: screening_threshold must be a finite number >= 0 (0 = no screening), "
-                         f"got {threshold!r}")
-    return _Static(tuple(int(l) for l in basis.angular), tuple(int(p) for p in basis.prim_offsets),
-                   bool(basis.spherical), int(basis.nao), float(threshold), bool(with_j), bool(with_k))
-
-
-def _basis_arrays(basis, dtype):
-    centers, exponents, coefficients = (jnp.asarray(a) for a in (basis.centers, basis.exponents,
-                                                                 basis.coefficients))
-    if centers.ndim < 2 or centers.shape[-2:] != (basis.nshell, 3):
-        raise ValueError(f"{_NAME}: basis.centers must be [..., {basis.nshell}, 3], got shape {centers.shape}")
-    for what, array in (("exponents", exponents), ("coefficients", coefficients)):
-        if array.ndim < 1 or array.shape[-1] != basis.nprim:
-            raise ValueError(f"{_NAME}: basis.{what} must be [..., {basis.nprim}], got shape {array.shape}")
-    for what, array in (("centers", centers), ("exponents", exponents), ("coefficients", coefficients)):
-        if not jnp.issubdtype(array.dtype, jnp.floating):
-            raise TypeError(f"{_NAME}: basis.{what} must be floating point, got {array.dtype}")
-    return tuple(a.astype(dtype) for a in (centers, exponents, coefficients))
+    return _Static(layout, bool(with_j), bool(with_k))
 
 
 _CORE_RANKS = (2, 1, 1, 2)  # centers, exponents, coefficients, density
 
 
-def _batch(arrays):
-    return jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, _CORE_RANKS)))
-
-
 def _kernel(static, centers, exponents, coefficients, density):
-    arrays = (centers, exponents, coefficients, density)
-    batch = _batch(arrays)
-    # Every operand gets the same number of batch dims (size-1 dims broadcast), as vmap's expand_dims does.
-    operands = [a.reshape((1,) * (len(batch) - (a.ndim - r)) + a.shape) for a, r in zip(arrays, _CORE_RANKS)]
-    table = jnp.asarray(_sph_table(jnp.dtype(density.dtype).name)).reshape((1,) * len(batch) + (-1,))
-    operands.insert(3, table)
-    out = jax.ShapeDtypeStruct(batch + (static.nao, static.nao), density.dtype)
-    call = jax.ffi.ffi_call(_TARGET, (out, out), vmap_method="expand_dims")
-    return call(*operands, **static.attributes())
+    def outputs(batch, dtype):
+        out = jax.ShapeDtypeStruct(batch + (static.nao, static.nao), dtype)
+        return out, out
+
+    return call_with_sph_table(_TARGET, outputs, static.attributes(), (centers, exponents, coefficients, density),
+                               _CORE_RANKS, table_position=3)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -155,15 +122,8 @@ def jk_direct(basis: BasisShells, D, *, with_j=True, with_k=True,
     static = _static(basis, screening_threshold, with_j, with_k)
     D = jnp.asarray(D)
     dtype = float_dtype(_NAME, D)
-    if D.ndim < 2 or D.shape[-2:] != (basis.nao, basis.nao):
-        raise ValueError(f"{_NAME}: D must be [..., {basis.nao}, {basis.nao}] (basis.nao = {basis.nao}), "
-                         f"got shape {D.shape}")
-    geometry = _basis_arrays(basis, dtype)
-    try:
-        _batch(geometry + (D,))
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(("centers", "exponents", "coefficients", "D"),
-                                                              geometry + (D,)))
-        raise ValueError(f"{_NAME}: batch shapes do not broadcast: {shapes}") from None
+    check_density_shape(_NAME, D, basis.nao)
+    geometry = tuple(a.astype(dtype) for a in basis_arrays(_NAME, basis))
+    broadcast_batch(_NAME, geometry + (D,), _CORE_RANKS, ("centers", "exponents", "coefficients", "D"))
     require_symmetric(_NAME, "D", D)
     return _jk_direct(static, *geometry, D)
