@@ -143,48 +143,15 @@ ffi::Error grid_screening_counts_cpu_impl(ffi::AnyBuffer centers, ffi::AnyBuffer
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(density_on_grid_cpu, density_on_grid_cpu_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()                         // XLA's intra-op pool
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // screening threshold
-                                  .Ret<ffi::AnyBuffer>()                          // rho: [..., G]
-                                  .Ret<ffi::AnyBuffer>());                        // grad_rho: [..., G, 3]
+                              ffi_shapes::density_on_grid_binding(ffi::Ffi::Bind()
+                                                                  .Ctx<ffi::ThreadPool>()));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(potential_matrix_cpu, potential_matrix_cpu_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()                         // XLA's intra-op pool
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // v_rho: [..., G]
-                                  .Arg<ffi::AnyBuffer>()                          // v_grad: [..., G, 3]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // screening threshold
-                                  .Ret<ffi::AnyBuffer>());                        // V: [..., N, N]
+                              ffi_shapes::potential_matrix_binding(ffi::Ffi::Bind()
+                                                                  .Ctx<ffi::ThreadPool>()));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(grid_screening_counts_cpu, grid_screening_counts_cpu_impl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coords: [G, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // screening threshold
-                                  .Ret<ffi::Buffer<ffi::DataType::F64>>());       // the 7 counts
+                              ffi_shapes::basis_attributes(ffi_shapes::grid_geometry_arguments(ffi::Ffi::Bind()))
+                                  .Ret<ffi::Buffer<ffi::DataType::F64>>());  // the 7 counts (one geometry)
 
 }  // namespace qpt

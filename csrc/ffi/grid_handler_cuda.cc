@@ -122,37 +122,13 @@ ffi::Error potential_matrix_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(density_on_grid_cuda, density_on_grid_cuda_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()       // XLA's CUDA stream
-                                  .Ctx<ffi::ScratchAllocator>()                   // device scratch
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // screening threshold
-                                  .Ret<ffi::AnyBuffer>()                          // rho: [..., G]
-                                  .Ret<ffi::AnyBuffer>());                        // grad_rho: [..., G, 3]
+                              ffi_shapes::density_on_grid_binding(ffi::Ffi::Bind()
+                                                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                                                  .Ctx<ffi::ScratchAllocator>()));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(potential_matrix_cuda, potential_matrix_cuda_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()       // XLA's CUDA stream
-                                  .Ctx<ffi::ScratchAllocator>()                   // device scratch
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coords: [..., G, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // v_rho: [..., G]
-                                  .Arg<ffi::AnyBuffer>()                          // v_grad: [..., G, 3]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // screening threshold
-                                  .Ret<ffi::AnyBuffer>());                        // V: [..., N, N]
+                              ffi_shapes::potential_matrix_binding(ffi::Ffi::Bind()
+                                                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                                                  .Ctx<ffi::ScratchAllocator>()));
 
 }  // namespace qpt

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qpt/gto_eval.h"
@@ -250,6 +251,43 @@ inline xla::ffi::Error potential_call(const std::string& op, xla::ffi::Span<cons
     return xla::ffi::Error::InvalidArgument(op + ": the output must have the dtype of the inputs");
   }
   return xla::ffi::Error::Success();
+}
+
+// The operands, attributes and results of the grid FFI targets after the platform's context (thread pool, or
+// stream and scratch), shared by the CPU and CUDA bindings so both always match the Python call's order.
+template <typename Binding>
+auto grid_geometry_arguments(Binding&& binding) {
+  return std::move(binding)
+      .template Arg<xla::ffi::AnyBuffer>()   // centers: [..., nshell, 3]
+      .template Arg<xla::ffi::AnyBuffer>()   // exponents: [..., nprim]
+      .template Arg<xla::ffi::AnyBuffer>()   // coefficients: [..., nprim]
+      .template Arg<xla::ffi::AnyBuffer>()   // coords: [..., G, 3]
+      .template Arg<xla::ffi::AnyBuffer>();  // cart -> spherical table
+}
+
+template <typename Binding>
+auto basis_attributes(Binding&& binding) {
+  return std::move(binding)
+      .template Attr<xla::ffi::Span<const int64_t>>("angular")       // l of each shell
+      .template Attr<xla::ffi::Span<const int64_t>>("prim_offsets")  // [nshell + 1]
+      .template Attr<bool>("spherical")                              // spherical AOs
+      .template Attr<double>("threshold");                           // screening threshold
+}
+
+template <typename Binding>
+auto density_on_grid_binding(Binding&& context) {
+  return basis_attributes(grid_geometry_arguments(std::move(context))
+                              .template Arg<xla::ffi::AnyBuffer>())  // density: [..., N, N]
+      .template Ret<xla::ffi::AnyBuffer>()                           // rho: [..., G]
+      .template Ret<xla::ffi::AnyBuffer>();                          // grad_rho: [..., G, 3]
+}
+
+template <typename Binding>
+auto potential_matrix_binding(Binding&& context) {
+  return basis_attributes(grid_geometry_arguments(std::move(context))
+                              .template Arg<xla::ffi::AnyBuffer>()   // v_rho: [..., G]
+                              .template Arg<xla::ffi::AnyBuffer>())  // v_grad: [..., G, 3]
+      .template Ret<xla::ffi::AnyBuffer>();                          // V: [..., N, N]
 }
 
 }  // namespace qpt::ffi_shapes

@@ -74,20 +74,6 @@ ffi::Error jk_direct_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, ffi:
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jk_direct_cpu, jk_direct_cpu_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()                         // XLA's intra-op pool
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // Schwarz threshold
-                                  .Attr<bool>("with_j")                           // compute J
-                                  .Attr<bool>("with_k")                           // compute K
-                                  .Ret<ffi::AnyBuffer>()                          // J: [..., N, N]
-                                  .Ret<ffi::AnyBuffer>());                        // K: [..., N, N]
+                              ffi_shapes::jk_direct_binding(ffi::Ffi::Bind().Ctx<ffi::ThreadPool>()));
 
 }  // namespace qpt

@@ -110,21 +110,8 @@ ffi::Error jk_direct_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator scratc
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(jk_direct_cuda, jk_direct_cuda_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()       // XLA's CUDA stream
-                                  .Ctx<ffi::ScratchAllocator>()                   // device scratch
-                                  .Arg<ffi::AnyBuffer>()                          // centers: [..., nshell, 3]
-                                  .Arg<ffi::AnyBuffer>()                          // exponents: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // coefficients: [..., nprim]
-                                  .Arg<ffi::AnyBuffer>()                          // cart -> spherical table
-                                  .Arg<ffi::AnyBuffer>()                          // density: [..., N, N]
-                                  .Attr<ffi::Span<const int64_t>>("angular")      // l of each shell
-                                  .Attr<ffi::Span<const int64_t>>("prim_offsets") // [nshell + 1]
-                                  .Attr<bool>("spherical")                        // spherical AOs
-                                  .Attr<double>("threshold")                      // Schwarz threshold
-                                  .Attr<bool>("with_j")                           // compute J
-                                  .Attr<bool>("with_k")                           // compute K
-                                  .Ret<ffi::AnyBuffer>()                          // J: [..., N, N]
-                                  .Ret<ffi::AnyBuffer>());                        // K: [..., N, N]
+                              ffi_shapes::jk_direct_binding(ffi::Ffi::Bind()
+                                                            .Ctx<ffi::PlatformStream<cudaStream_t>>()  // XLA's stream
+                                                            .Ctx<ffi::ScratchAllocator>()));  // device scratch
 
 }  // namespace qpt

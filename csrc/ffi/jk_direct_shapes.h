@@ -11,6 +11,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ffi/grid_shapes.h"
@@ -75,6 +76,22 @@ inline xla::ffi::Error direct_call(const std::string& op, xla::ffi::Span<const i
     call->outputs_by_geometry[key].push_back(out);
   }
   return Error::Success();
+}
+
+// The operands, attributes and results of qpt_jk_direct after the platform's context, shared by the CPU and
+// CUDA bindings.
+template <typename Binding>
+auto jk_direct_binding(Binding&& context) {
+  return basis_attributes(std::move(context)
+                              .template Arg<xla::ffi::AnyBuffer>()   // centers: [..., nshell, 3]
+                              .template Arg<xla::ffi::AnyBuffer>()   // exponents: [..., nprim]
+                              .template Arg<xla::ffi::AnyBuffer>()   // coefficients: [..., nprim]
+                              .template Arg<xla::ffi::AnyBuffer>()   // cart -> spherical table
+                              .template Arg<xla::ffi::AnyBuffer>())  // density: [..., N, N]
+      .template Attr<bool>("with_j")                                 // compute J
+      .template Attr<bool>("with_k")                                 // compute K
+      .template Ret<xla::ffi::AnyBuffer>()                           // J: [..., N, N]
+      .template Ret<xla::ffi::AnyBuffer>();                          // K: [..., N, N]
 }
 
 }  // namespace qpt::ffi_shapes
