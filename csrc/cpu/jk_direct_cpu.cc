@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cpu/parallel_for.h"
+#include "qpt/eri_pair_plan.h"
 #include "qpt/eri_quartet.h"
 
 namespace qpt::cpu {
@@ -29,26 +30,79 @@ const double* boys_table() {
 
 namespace {
 
-struct ShellPair {
-  int64_t a, b;   // a >= b
-  double bound;   // sqrt(max |(ab|ab)|) over the pair's AO block
-};
-
-// Quartet scratch wired to the process-wide Boys table (built on first use; static init is thread-safe).
-std::unique_ptr<EriScratch> new_scratch() {
-  auto scratch = std::make_unique<EriScratch>();
-  scratch->boys_table = boys_table();
-  return scratch;
-}
+// Primitive pairs are screened at this fraction of the quartet threshold: a dropped primitive pair changes
+// each integral it meets by at most factor * threshold (screen_primitive_pairs), well inside the error the
+// quartet screening already allows.
+constexpr double kPrimitiveThresholdFactor = 0.01;
 
 int width_of(const ShellLayout& layout, int64_t s) {
   return static_cast<int>(layout.ao_offsets[s + 1] - layout.ao_offsets[s]);
 }
 
-const double* quartet_block(const DirectBasis& basis, const int64_t shells[4], EriScratch& scratch) {
-  const EriShell quartet[4] = {basis.shell(shells[0]), basis.shell(shells[1]), basis.shell(shells[2]),
-                               basis.shell(shells[3])};
-  return eri_quartet_ao(quartet, basis.layout.spherical, basis.sph_table, scratch);
+// Work buffers wired to the process-wide Boys table (built on first use; static init is thread-safe).
+std::unique_ptr<EriWork> new_work() {
+  auto work = std::make_unique<EriWork>();
+  work->boys_table = boys_table();
+  return work;
+}
+
+// The plan's pairs with their primitive pairs and term coefficients filled in.
+struct PairData {
+  DirectPairPlan plan;
+  std::vector<PrimitivePair> prims;
+  std::vector<double> arena;
+
+  PairView view(const DirectPair& pair) const {
+    return {prims.data() + pair.prim_first, pair.prim_count, pair.klass};
+  }
+};
+
+void fill_pair(const DirectBasis& basis, const DirectPair& pair, PairData& data) {
+  primitive_pairs_fill(basis.shell(pair.a), basis.shell(pair.b), eri_class_tables(),
+                       data.prims.data() + pair.prim_first, data.arena.data(), pair.coefficient_first);
+}
+
+// sqrt(max |(ab|ab)|) over the AO block of a pair (or of some of its primitive pairs).
+double schwarz_bound(const DirectBasis& basis, const PairView& view, const DirectPair& pair, const double* arena,
+                     EriWork& work) {
+  const double* block = eri_quartet_ao(view, view, arena, eri_class_tables(), basis.layout.spherical,
+                                       basis.sph_table, work);
+  const int width = width_of(basis.layout, pair.a) * width_of(basis.layout, pair.b);
+  double largest = 0.0;
+  for (int i = 0; i < width; ++i) largest = std::max(largest, std::abs(block[i * width + i]));
+  return std::sqrt(largest);
+}
+
+// Primitive-pair screening. Dropping primitive pair k of pair AB changes any (AB|CD) by at most
+// Q_k sum_l Q_l over CD's primitive pairs (Cauchy-Schwarz on the primitive charge distributions, Q_k =
+// sqrt(max |(k|k)|)), so k is dropped when Q_k times the largest such sum is below `threshold`. Tight
+// primitives on distant atoms (exp(-ab/p |AB|^2) ~ 0) are what goes.
+void screen_primitive_pairs(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double threshold,
+                            PairData& data) {
+  const int64_t participants = participant_count(pool);
+  std::vector<std::unique_ptr<EriWork>> slot_work(participants);
+  std::vector<double> bound(data.prims.size());
+  std::vector<double> pair_sum(data.plan.pairs.size());
+  parallel_for(pool, static_cast<int64_t>(data.plan.pairs.size()), [&](int64_t p, int64_t slot) {
+    if (!slot_work[slot]) slot_work[slot] = new_work();
+    const DirectPair& pair = data.plan.pairs[p];
+    double sum = 0.0;
+    for (int k = 0; k < pair.prim_count; ++k) {
+      const PairView one{data.prims.data() + pair.prim_first + k, 1, pair.klass};
+      bound[pair.prim_first + k] = schwarz_bound(basis, one, pair, data.arena.data(), *slot_work[slot]);
+      sum += bound[pair.prim_first + k];
+    }
+    pair_sum[p] = sum;
+  });
+  const double largest_sum = *std::max_element(pair_sum.begin(), pair_sum.end());
+  for (DirectPair& pair : data.plan.pairs) {
+    int kept = 0;
+    for (int k = 0; k < pair.prim_count; ++k) {
+      if (bound[pair.prim_first + k] * largest_sum < threshold) continue;
+      data.prims[pair.prim_first + kept++] = data.prims[pair.prim_first + k];
+    }
+    pair.prim_count = kept;
+  }
 }
 
 struct PlainAdd {
@@ -58,11 +112,55 @@ struct PlainAdd {
 }  // namespace
 
 std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t shells[4]) {
-  auto scratch = new_scratch();
-  const double* block = quartet_block(basis, shells, *scratch);
-  int64_t size = 1;
-  for (int k = 0; k < 4; ++k) size *= width_of(basis.layout, shells[k]);
-  return std::vector<double>(block, block + size);
+  const ShellLayout& layout = basis.layout;
+  const EriClassTables& tables = eri_class_tables();
+  // The engine wants each pair with its higher l first and the pair of higher L outside; compute in that
+  // order, then put the block back in the order asked for.
+  int64_t order[4] = {0, 1, 2, 3};
+  if (layout.angular[shells[1]] > layout.angular[shells[0]]) std::swap(order[0], order[1]);
+  if (layout.angular[shells[3]] > layout.angular[shells[2]]) std::swap(order[2], order[3]);
+  if (layout.angular[shells[2]] + layout.angular[shells[3]] > layout.angular[shells[0]] + layout.angular[shells[1]]) {
+    std::swap(order[0], order[2]);
+    std::swap(order[1], order[3]);
+  }
+  PairData data;
+  PairView views[2];
+  for (int side = 0; side < 2; ++side) {
+    const int64_t a = shells[order[2 * side]], b = shells[order[2 * side + 1]];
+    const int klass = pair_class(static_cast<int>(layout.angular[a]), static_cast<int>(layout.angular[b]));
+    const int prims = static_cast<int>((layout.prim_offsets[a + 1] - layout.prim_offsets[a]) *
+                                       (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
+    data.plan.pairs.push_back({a, b, klass, prims, data.plan.prim_total, data.plan.coefficient_total, 0.0});
+    data.plan.prim_total += prims;
+    data.plan.coefficient_total += static_cast<int64_t>(prims) * tables.classes[klass].count;
+  }
+  data.prims.resize(data.plan.prim_total);
+  data.arena.resize(data.plan.coefficient_total);
+  for (int side = 0; side < 2; ++side) {
+    fill_pair(basis, data.plan.pairs[side], data);
+    views[side] = data.view(data.plan.pairs[side]);
+  }
+  auto work = new_work();
+  const double* block =
+      eri_quartet_ao(views[0], views[1], data.arena.data(), tables, layout.spherical, basis.sph_table, *work);
+  int computed_width[4], width[4];
+  for (int k = 0; k < 4; ++k) {
+    computed_width[k] = width_of(layout, shells[order[k]]);
+    width[k] = width_of(layout, shells[k]);
+  }
+  std::vector<double> out(static_cast<size_t>(width[0]) * width[1] * width[2] * width[3]);
+  int index[4];
+  for (index[0] = 0; index[0] < computed_width[0]; ++index[0])
+    for (index[1] = 0; index[1] < computed_width[1]; ++index[1])
+      for (index[2] = 0; index[2] < computed_width[2]; ++index[2])
+        for (index[3] = 0; index[3] < computed_width[3]; ++index[3]) {
+          int asked[4];
+          for (int k = 0; k < 4; ++k) asked[order[k]] = index[k];
+          const int source =
+              ((index[0] * computed_width[1] + index[1]) * computed_width[2] + index[2]) * computed_width[3] + index[3];
+          out[((asked[0] * width[1] + asked[1]) * width[2] + asked[2]) * width[3] + asked[3]] = block[source];
+        }
+  return out;
 }
 
 void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double threshold,
@@ -81,27 +179,26 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
     }
   }
 
-  std::vector<ShellPair> pairs;
-  for (int64_t a = 0; a < nshell; ++a) {
-    for (int64_t b = 0; b <= a; ++b) pairs.push_back({a, b, 0.0});
-  }
+  // Shell pairs in class order with their primitive-pair data; primitive pairs and then whole pairs that
+  // cannot reach the threshold are dropped for good.
+  PairData data{plan_direct_pairs(layout), {}, {}};
+  data.prims.resize(data.plan.prim_total);
+  data.arena.resize(data.plan.coefficient_total);
+  parallel_for(pool, static_cast<int64_t>(data.plan.pairs.size()),
+               [&](int64_t p, int64_t) { fill_pair(basis, data.plan.pairs[p], data); });
+  screen_primitive_pairs(pool, basis, kPrimitiveThresholdFactor * threshold, data);
   const int64_t participants = participant_count(pool);
-  std::vector<std::unique_ptr<EriScratch>> slot_scratch(participants);
-  parallel_for(pool, static_cast<int64_t>(pairs.size()), [&](int64_t p, int64_t slot) {
-    if (!slot_scratch[slot]) slot_scratch[slot] = new_scratch();
-    ShellPair& pair = pairs[p];
-    const int64_t shells[4] = {pair.a, pair.b, pair.a, pair.b};
-    const double* block = quartet_block(basis, shells, *slot_scratch[slot]);
-    const int wa = width_of(layout, pair.a), wb = width_of(layout, pair.b);
-    double largest = 0.0;
-    for (int i = 0; i < wa * wb; ++i) largest = std::max(largest, std::abs(block[i * wa * wb + i]));
-    pair.bound = std::sqrt(largest);
+  std::vector<std::unique_ptr<EriWork>> slot_work(participants);
+  parallel_for(pool, static_cast<int64_t>(data.plan.pairs.size()), [&](int64_t p, int64_t slot) {
+    if (!slot_work[slot]) slot_work[slot] = new_work();
+    DirectPair& pair = data.plan.pairs[p];
+    pair.bound = schwarz_bound(basis, data.view(pair), pair, data.arena.data(), *slot_work[slot]);
   });
-  // Pairs that cannot reach the threshold even with the largest partner are dropped for good.
   double largest_bound = 0.0;
-  for (const ShellPair& pair : pairs) largest_bound = std::max(largest_bound, pair.bound);
+  for (const DirectPair& pair : data.plan.pairs) largest_bound = std::max(largest_bound, pair.bound);
+  std::vector<DirectPair>& pairs = data.plan.pairs;
   pairs.erase(std::remove_if(pairs.begin(), pairs.end(),
-                             [&](const ShellPair& pair) { return pair.bound * largest_bound < threshold; }),
+                             [&](const DirectPair& pair) { return pair.bound * largest_bound < threshold; }),
               pairs.end());
 
   // Density-weighted screening: the largest |D| of each shell pair block over all densities, so a quartet
@@ -129,16 +226,17 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   const int64_t lanes = lane_count(pool);
   const int64_t half_size = ndens * n * n;
   std::vector<std::vector<double>> j_half(lanes), k_half(lanes);
-  std::vector<std::unique_ptr<EriScratch>> lane_scratch(lanes);
+  std::vector<std::unique_ptr<EriWork>> lane_work(lanes);
   parallel_for_lanes(pool, static_cast<int64_t>(pairs.size()), lanes, [&](int64_t bra, int64_t lane) {
-    if (!lane_scratch[lane]) {
-      lane_scratch[lane] = new_scratch();
+    if (!lane_work[lane]) {
+      lane_work[lane] = new_work();
       j_half[lane].assign(with_j ? half_size : 0, 0.0);
       k_half[lane].assign(with_k ? half_size : 0, 0.0);
     }
-    const ShellPair& ab = pairs[bra];
+    const DirectPair& ab = pairs[bra];
+    const PairView outer = data.view(ab);
     for (int64_t ket = 0; ket <= bra; ++ket) {
-      const ShellPair& cd = pairs[ket];
+      const DirectPair& cd = pairs[ket];
       const double bound = ab.bound * cd.bound;
       if (bound < threshold) continue;
       const double weight = std::max({2.0 * density_of(cd.a, cd.b), 2.0 * density_of(ab.a, ab.b),
@@ -146,7 +244,8 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
                                       density_of(ab.b, cd.b)});
       if (bound * weight < weighted_threshold) continue;
       const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};
-      const double* block = quartet_block(basis, shells, *lane_scratch[lane]);
+      const double* block = eri_quartet_ao(outer, data.view(cd), data.arena.data(), eri_class_tables(),
+                                           layout.spherical, basis.sph_table, *lane_work[lane]);
       QuartetPlacement placement;
       for (int k = 0; k < 4; ++k) {
         placement.first[k] = layout.ao_offsets[shells[k]];

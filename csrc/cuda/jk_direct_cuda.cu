@@ -2,7 +2,6 @@
 
 #include "qpt/boys.h"
 #include "qpt/eri_quartet.h"
-#include "qpt/packed_index.h"
 
 namespace qpt::cuda {
 namespace {
@@ -20,23 +19,26 @@ struct Work {
   double* symmetric;      // [count, n, n]
   double* j_half;         // [count, n, n]
   double* k_half;         // [count, n, n]
-  double* bounds;         // [npair] Schwarz bounds of the shell pairs
+  double* bounds;         // [npair] Schwarz bounds of the shell pairs (plan order)
   double* block_density;  // [nshell, nshell] largest |D| of each block over the densities
-  EriScratch* scratch;    // [kDirectWorkers]
+  PrimitivePair* prims;   // [prim_total]
+  double* arena;          // [coefficient_total] term coefficients
+  EriWork* scratch;       // [kDirectWorkers]
 };
 
 constexpr size_t kAlign = 256;
 
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-__host__ __device__ Work work_views(void* base, int64_t nshell, int64_t nprim, int64_t nao, int64_t count) {
+__host__ __device__ Work work_views(void* base, int64_t nshell, int64_t nprim, int64_t nao, int64_t count,
+                                    int64_t npair, int64_t prim_total, int64_t coefficient_total) {
   char* cursor = static_cast<char*>(base);
   const auto take = [&](size_t bytes) {
     char* start = cursor;
     cursor += (bytes + kAlign - 1) / kAlign * kAlign;
     return start;
   };
-  const int64_t npair = nshell * (nshell + 1) / 2, nn = nao * nao;
+  const int64_t nn = nao * nao;
   Work w;
   w.centers = reinterpret_cast<double*>(take(sizeof(double) * 3 * nshell));
   w.exponents = reinterpret_cast<double*>(take(sizeof(double) * nprim));
@@ -47,7 +49,9 @@ __host__ __device__ Work work_views(void* base, int64_t nshell, int64_t nprim, i
   w.k_half = reinterpret_cast<double*>(take(sizeof(double) * count * nn));
   w.bounds = reinterpret_cast<double*>(take(sizeof(double) * npair));
   w.block_density = reinterpret_cast<double*>(take(sizeof(double) * nshell * nshell));
-  w.scratch = reinterpret_cast<EriScratch*>(take(sizeof(EriScratch) * kDirectWorkers));
+  w.prims = reinterpret_cast<PrimitivePair*>(take(sizeof(PrimitivePair) * prim_total));
+  w.arena = reinterpret_cast<double*>(take(sizeof(double) * coefficient_total));
+  w.scratch = reinterpret_cast<EriWork*>(take(sizeof(EriWork) * kDirectWorkers));
   return w;
 }
 
@@ -80,11 +84,24 @@ __device__ EriShell shell_of(const DirectLaunch<T>& l, const Work& w, int64_t s)
           static_cast<int>(l.angular[s])};
 }
 
+__device__ PairView view_of(const DirectPair& pair, const Work& w) {
+  return {w.prims + pair.prim_first, pair.prim_count, pair.klass};
+}
+
+// One thread per shell pair: its primitive pairs and term coefficients.
 template <typename T>
-__device__ const double* quartet(const DirectLaunch<T>& l, const Work& w, const int64_t* shells, EriScratch& s) {
-  const EriShell q[4] = {shell_of(l, w, shells[0]), shell_of(l, w, shells[1]), shell_of(l, w, shells[2]),
-                         shell_of(l, w, shells[3])};
-  return eri_quartet_ao(q, l.spherical, w.sph_table, s);
+__global__ void fill_pairs(DirectLaunch<T> l, Work w) {
+  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < l.npair; p += int64_t(gridDim.x) * blockDim.x) {
+    const DirectPair pair = l.pairs[p];
+    primitive_pairs_fill(shell_of(l, w, pair.a), shell_of(l, w, pair.b), *l.tables, w.prims + pair.prim_first,
+                         w.arena, pair.coefficient_first);
+  }
+}
+
+template <typename T>
+__device__ const double* quartet(const DirectLaunch<T>& l, const Work& w, const DirectPair& outer,
+                                 const DirectPair& inner, EriWork& s) {
+  return eri_quartet_ao(view_of(outer, w), view_of(inner, w), w.arena, *l.tables, l.spherical, w.sph_table, s);
 }
 
 // One thread per worker: Schwarz bounds of pairs worker, worker + kDirectWorkers, ...
@@ -92,14 +109,13 @@ template <typename T>
 __global__ void schwarz_bounds(DirectLaunch<T> l, Work w) {
   const int64_t worker = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (worker >= kDirectWorkers) return;
-  EriScratch& s = w.scratch[worker];
+  EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
-  const int64_t npair = l.nshell * (l.nshell + 1) / 2;
-  for (int64_t p = worker; p < npair; p += kDirectWorkers) {
-    const int64_t a = packed_pair_row(p), b = p - a * (a + 1) / 2;
-    const int64_t shells[4] = {a, b, a, b};
-    const double* block = quartet(l, w, shells, s);
-    const int wa = int(l.ao_offsets[a + 1] - l.ao_offsets[a]), wb = int(l.ao_offsets[b + 1] - l.ao_offsets[b]);
+  for (int64_t p = worker; p < l.npair; p += kDirectWorkers) {
+    const DirectPair pair = l.pairs[p];
+    const double* block = quartet(l, w, pair, pair, s);
+    const int wa = int(l.ao_offsets[pair.a + 1] - l.ao_offsets[pair.a]);
+    const int wb = int(l.ao_offsets[pair.b + 1] - l.ao_offsets[pair.b]);
     double largest = 0.0;
     for (int i = 0; i < wa * wb; ++i) largest = fmax(largest, fabs(block[i * wa * wb + i]));
     w.bounds[p] = sqrt(largest);
@@ -121,36 +137,36 @@ __global__ void block_densities(DirectLaunch<T> l, Work w) {
   }
 }
 
-// The same screening and 8-fold scaling as the CPU driver (cpu/jk_direct_cpu.cc).
+// The same screening and 8-fold scaling as the CPU driver (cpu/jk_direct_cpu.cc), over the plan's pairs.
 template <typename T>
 __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
   const int64_t worker = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (worker >= kDirectWorkers) return;
-  EriScratch& s = w.scratch[worker];
+  EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
-  const int64_t nshell = l.nshell, npair = nshell * (nshell + 1) / 2, n = l.nao;
+  const int64_t nshell = l.nshell, n = l.nao;
   double largest_density = 0.0;
   for (int64_t x = 0; x < nshell * nshell; ++x) largest_density = fmax(largest_density, w.block_density[x]);
   const double weighted_threshold = l.threshold * largest_density;
   const auto density_of = [&](int64_t a, int64_t b) { return w.block_density[a * nshell + b]; };
-  for (int64_t bra = worker; bra < npair; bra += kDirectWorkers) {
-    const int64_t a = packed_pair_row(bra), b = bra - a * (a + 1) / 2;
+  for (int64_t bra = worker; bra < l.npair; bra += kDirectWorkers) {
+    const DirectPair ab = l.pairs[bra];
     for (int64_t ket = 0; ket <= bra; ++ket) {
-      const int64_t c = packed_pair_row(ket), d = ket - c * (c + 1) / 2;
+      const DirectPair cd = l.pairs[ket];
       const double bound = w.bounds[bra] * w.bounds[ket];
       if (bound < l.threshold) continue;
-      const double weight = fmax(fmax(fmax(2.0 * density_of(c, d), 2.0 * density_of(a, b)),
-                                      fmax(density_of(a, c), density_of(a, d))),
-                                 fmax(density_of(b, c), density_of(b, d)));
+      const double weight = fmax(fmax(fmax(2.0 * density_of(cd.a, cd.b), 2.0 * density_of(ab.a, ab.b)),
+                                      fmax(density_of(ab.a, cd.a), density_of(ab.a, cd.b))),
+                                 fmax(density_of(ab.b, cd.a), density_of(ab.b, cd.b)));
       if (bound * weight < weighted_threshold) continue;
-      const int64_t shells[4] = {a, b, c, d};
-      const double* block = quartet(l, w, shells, s);
+      const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};
+      const double* block = quartet(l, w, ab, cd, s);
       QuartetPlacement placement;
       for (int k = 0; k < 4; ++k) {
         placement.first[k] = l.ao_offsets[shells[k]];
         placement.width[k] = int(l.ao_offsets[shells[k] + 1] - l.ao_offsets[shells[k]]);
       }
-      placement.scale = (a == b ? 0.5 : 1.0) * (c == d ? 0.5 : 1.0) * (bra == ket ? 0.5 : 1.0);
+      placement.scale = (ab.a == ab.b ? 0.5 : 1.0) * (cd.a == cd.b ? 0.5 : 1.0) * (bra == ket ? 0.5 : 1.0);
       for (int64_t o = 0; o < l.count; ++o) {
         jk_quartet_update(block, placement, w.symmetric + o * n * n, w.j_half + o * n * n, w.k_half + o * n * n,
                           n, l.with_j, l.with_k, AtomicAdd{});
@@ -174,20 +190,23 @@ __global__ void finish(DirectLaunch<T> l, Work w) {
 
 }  // namespace
 
-size_t direct_work_bytes(int64_t nshell, int64_t nprim, int64_t nao, int64_t count) {
-  const int64_t npair = nshell * (nshell + 1) / 2, nn = nao * nao;
+size_t direct_work_bytes(int64_t nshell, int64_t nprim, int64_t nao, int64_t count, const DirectPairPlan& plan) {
+  const int64_t npair = static_cast<int64_t>(plan.pairs.size()), nn = nao * nao;
   return aligned(sizeof(double) * 3 * nshell) + 2 * aligned(sizeof(double) * nprim) +
          aligned(sizeof(double) * kSphTableSize) + 3 * aligned(sizeof(double) * count * nn) +
          aligned(sizeof(double) * npair) + aligned(sizeof(double) * nshell * nshell) +
-         aligned(sizeof(EriScratch) * kDirectWorkers);
+         aligned(sizeof(PrimitivePair) * plan.prim_total) + aligned(sizeof(double) * plan.coefficient_total) +
+         aligned(sizeof(EriWork) * kDirectWorkers);
 }
 
 template <typename T>
 cudaError_t launch_jk_direct(const DirectLaunch<T>& launch, cudaStream_t stream) {
-  const Work w = work_views(launch.work, launch.nshell, launch.nprim, launch.nao, launch.count);
+  const Work w = work_views(launch.work, launch.nshell, launch.nprim, launch.nao, launch.count, launch.npair,
+                            launch.prim_total, launch.coefficient_total);
   constexpr int kThreads = 128, kBlocks = 256;
   constexpr int kWorkerBlocks = (kDirectWorkers + 63) / 64;
   prepare<T><<<kBlocks, kThreads, 0, stream>>>(launch, w);
+  fill_pairs<T><<<kBlocks, kThreads, 0, stream>>>(launch, w);
   schwarz_bounds<T><<<kWorkerBlocks, 64, 0, stream>>>(launch, w);
   block_densities<T><<<kBlocks, kThreads, 0, stream>>>(launch, w);
   contract_quartets<T><<<kWorkerBlocks, 64, 0, stream>>>(launch, w);

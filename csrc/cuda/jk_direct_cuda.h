@@ -1,14 +1,18 @@
 // CUDA launcher of the integral-direct J/K (same header math as the CPU driver, csrc/include/qpt/eri_*.h).
 //
-// One geometry per launch. Each of `kDirectWorkers` threads owns an EriScratch in device memory (about
-// 1.3 MB: the quartet engine's arrays are sized for (ff|ff) with 16 primitives per shell) and walks bra shell
-// pairs worker, worker + kDirectWorkers, ...; J/K halves are accumulated with atomicAdd in float64, so GPU
-// results are not bitwise reproducible (summation order varies), unlike the CPU's.
+// One geometry per launch. The host plans the shell pairs (qpt/eri_pair_plan.h: order, storage); one thread
+// per pair fills its primitive-pair data on the device. Each of `kDirectWorkers` threads owns an EriWork in
+// device memory (about 390 kB, sized for (ff|ff)) and walks bra shell pairs worker, worker + kDirectWorkers,
+// ...; J/K halves are accumulated with atomicAdd in float64, so GPU results are not bitwise reproducible
+// (summation order varies), unlike the CPU's. Primitive pairs are not screened on the GPU (the CPU drops the
+// negligible ones), so the two differ by at most the primitive screening's bound.
 #pragma once
 
 #include <cstdint>
 
 #include <cuda_runtime.h>
+
+#include "qpt/eri_pair_plan.h"
 
 namespace qpt::cuda {
 
@@ -29,18 +33,23 @@ struct DirectLaunch {
   const int64_t* prim_offsets;        // device, [nshell + 1]
   const int64_t* ao_offsets;          // device, [nshell + 1]
   const double* boys_table;           // device, kBoysTableSize
+  const EriClassTables* tables;       // device copy of eri_class_tables()
+  const DirectPair* pairs;            // device, [npair] in plan order
   void* work;                         // device, direct_work_bytes(...)
   int64_t count;
   int64_t nshell;
   int64_t nprim;
   int64_t nao;
+  int64_t npair;
+  int64_t prim_total;         // primitive pairs of the plan
+  int64_t coefficient_total;  // term coefficients of the plan
   bool spherical;
   double threshold;
   bool with_j;
   bool with_k;
 };
 
-size_t direct_work_bytes(int64_t nshell, int64_t nprim, int64_t nao, int64_t count);
+size_t direct_work_bytes(int64_t nshell, int64_t nprim, int64_t nao, int64_t count, const DirectPairPlan& plan);
 
 template <typename T>
 cudaError_t launch_jk_direct(const DirectLaunch<T>& launch, cudaStream_t stream);

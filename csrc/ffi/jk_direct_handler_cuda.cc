@@ -35,7 +35,16 @@ ffi::Error run_direct_cuda(cudaStream_t stream, ffi::ScratchAllocator& scratch, 
   const size_t layout_bytes = sizeof(int64_t) * (3 * layout.nshell + 2);
   auto layout_device = scratch.Allocate(layout_bytes, alignof(int64_t));
   auto table_device = scratch.Allocate(sizeof(double) * kBoysTableSize, alignof(double));
-  if (!layout_device || !table_device) return ffi::Error::Internal(op + ": scratch allocation failed");
+  // The pair plan depends on the layout alone, so one serves every geometry of the call.
+  const DirectPairPlan plan = plan_direct_pairs(layout);
+  const int64_t npair = static_cast<int64_t>(plan.pairs.size());
+  auto pairs_device = scratch.Allocate(sizeof(DirectPair) * npair, alignof(DirectPair));
+  auto classes_device = scratch.Allocate(sizeof(EriClassTables), alignof(EriClassTables));
+  if (!layout_device || !table_device || !pairs_device || !classes_device) {
+    return ffi::Error::Internal(op + ": scratch allocation failed");
+  }
+  cudaMemcpyAsync(*pairs_device, plan.pairs.data(), sizeof(DirectPair) * npair, cudaMemcpyHostToDevice, stream);
+  cudaMemcpyAsync(*classes_device, &eri_class_tables(), sizeof(EriClassTables), cudaMemcpyHostToDevice, stream);
   auto* angular = static_cast<int64_t*>(*layout_device);
   int64_t* prim_offsets = angular + layout.nshell;
   int64_t* ao_offsets = prim_offsets + layout.nshell + 1;
@@ -55,7 +64,7 @@ ffi::Error run_direct_cuda(cudaStream_t stream, ffi::ScratchAllocator& scratch, 
       indices[count + o] = outputs[o];
     }
     auto index_device = scratch.Allocate(sizeof(int64_t) * 2 * count, alignof(int64_t));
-    auto work = scratch.Allocate(cuda::direct_work_bytes(layout.nshell, layout.nprim, layout.nao, count), 256);
+    auto work = scratch.Allocate(cuda::direct_work_bytes(layout.nshell, layout.nprim, layout.nao, count, plan), 256);
     if (!index_device || !work) return ffi::Error::Internal(op + ": scratch allocation failed");
     auto* density_of_output = static_cast<int64_t*>(*index_device);
     cudaMemcpyAsync(density_of_output, indices.data(), sizeof(int64_t) * 2 * count, cudaMemcpyHostToDevice, stream);
@@ -72,11 +81,16 @@ ffi::Error run_direct_cuda(cudaStream_t stream, ffi::ScratchAllocator& scratch, 
                                  prim_offsets,
                                  ao_offsets,
                                  static_cast<const double*>(*table_device),
+                                 static_cast<const EriClassTables*>(*classes_device),
+                                 static_cast<const DirectPair*>(*pairs_device),
                                  *work,
                                  count,
                                  layout.nshell,
                                  layout.nprim,
                                  layout.nao,
+                                 npair,
+                                 plan.prim_total,
+                                 plan.coefficient_total,
                                  layout.spherical,
                                  threshold,
                                  with_j,

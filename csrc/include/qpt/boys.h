@@ -12,10 +12,11 @@
 //    error stays below 3e-15 for T >= 1.05 (m_max <= 3), 4.7 (m_max = 8), 9.1 (12), 14 (16); the switch
 //    point 3 + 1.5 m_max keeps a margin and spares the series (about T + 40 terms) where it is slowest.
 // The series costs about 80 ns for T near the switch, which dominated the direct J/K of s-rich bases, so the
-// kernels pass a table instead (boys_table_fill, 54 kB, built once on the host from the series itself): F_M
+// kernels pass a table instead (boys_table_fill, 72 kB, built once on the host from the series itself): F_M
 // at the nearest grid point T_i = i h (h = 0.1) expanded to 8th order,
 //     F_M(T) = sum_k F_{M+k}(T_i) (T_i - T)^k / k!     (error below (h/2)^9 / 9! ~ 5e-18 relative),
-// then the same downward recursion.
+// then the same downward recursion. The table covers T < kBoysTableLimit = 36 for every order, so the hot
+// path never calls erf; beyond it erf(sqrt(T)) = 1 - erfc(6) rounds to 1 and the upward recursion is cheap.
 // Measured against closed forms (tests/ops/test_eri_direct.py): relative error below 2e-14 for m <= 16.
 #pragma once
 
@@ -33,15 +34,16 @@ QPT_HD double boys_series_limit(int m_max) { return 3.0 + 1.5 * m_max; }
 constexpr int kBoysTaylorOrder = 8;
 constexpr double kBoysGridStep = 0.1;
 constexpr int kBoysTableOrders = kBoysMaxOrder + kBoysTaylorOrder + 1;
-// Grid points T_i = 0 .. 27 = boys_series_limit(kBoysMaxOrder): every T that takes the series.
-constexpr int kBoysGridPoints = 271;
+// Grid points T_i = 0 .. 36.1: the table serves every T < kBoysTableLimit (nearest point rounds up to 36.0).
+constexpr double kBoysTableLimit = 36.0;
+constexpr int kBoysGridPoints = 362;
 constexpr int kBoysTableSize = kBoysGridPoints * kBoysTableOrders;
 
 // values[m] = F_m(T) for m = 0..m_max (m_max <= kBoysMaxOrder, T >= 0); `table` from boys_table_fill or null
 // (series; the table's own source).
 QPT_HD void boys_function(int m_max, double T, double* values, const double* table = nullptr) {
   const double exp_minus_t = exp(-T);
-  if (table != nullptr && T < boys_series_limit(m_max)) {
+  if (table != nullptr && T < kBoysTableLimit) {
     const int point = static_cast<int>(T * (1.0 / kBoysGridStep) + 0.5);
     const double step = point * kBoysGridStep - T;
     const double* row = table + point * kBoysTableOrders + m_max;

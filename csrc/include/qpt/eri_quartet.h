@@ -39,17 +39,22 @@ QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int 
   }
 }
 
-// The quartet's AO integrals [na][nb][nc][nd] (widths of the shells' AO blocks); returns a pointer into
-// the scratch (s.cart or s.transformed).
-QPT_HD const double* eri_quartet_ao(const EriShell* shells, bool spherical, const double* sph_table, EriScratch& s) {
-  eri_quartet_cartesian(shells[0], shells[1], shells[2], shells[3], s);
-  if (!spherical) return s.cart;
+// The quartet's AO integrals [na][nb][nc][nd] of (outer|inner) (widths of the shells' AO blocks, outer pair
+// first, each pair in its stored order: higher l first); returns a pointer into the work (w.cart or
+// w.transformed).
+QPT_HD const double* eri_quartet_ao(const PairView& outer, const PairView& inner, const double* arena,
+                                    const EriClassTables& tables, bool spherical, const double* sph_table,
+                                    EriWork& w) {
+  eri_quartet_cartesian(outer, inner, arena, tables, w);
+  if (!spherical) return w.cart;
+  const int ls[4] = {tables.classes[outer.klass].la, tables.classes[outer.klass].lb,
+                     tables.classes[inner.klass].la, tables.classes[inner.klass].lb};
   int widths[4];
-  for (int k = 0; k < 4; ++k) widths[k] = cartesian_count(shells[k].l);
-  double* current = s.cart;
-  double* other = s.transformed;
+  for (int k = 0; k < 4; ++k) widths[k] = cartesian_count(ls[k]);
+  double* current = w.cart;
+  double* other = w.transformed;
   for (int axis = 0; axis < 4; ++axis) {
-    const int l = shells[axis].l;
+    const int l = ls[axis];
     if (l <= 1) continue;
     int pre = 1, post = 1;
     for (int k = 0; k < axis; ++k) pre *= widths[k];

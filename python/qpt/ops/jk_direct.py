@@ -37,7 +37,7 @@ from ._broadcast import unbroadcast
 from ._checks import float_dtype, require_symmetric
 
 # Highest angular momentum and most primitives per shell of the ERI engine; must match kEriMaxAngular and
-# kEriMaxPrimitives in eri_md.h.
+# kEriMaxPrimitives in eri_pairs.h.
 MAX_ANGULAR = 3
 MAX_PRIMITIVES = 16
 DEFAULT_SCREENING_THRESHOLD = 1e-13
