@@ -40,9 +40,10 @@ int width_of(const ShellLayout& layout, int64_t s) {
 }
 
 // Work buffers wired to the process-wide Boys table (built on first use; static init is thread-safe).
-std::unique_ptr<EriWork> new_work() {
-  auto work = std::make_unique<EriWork>();
+std::unique_ptr<EriWork> new_work(const DirectBasis& basis) {
+  std::unique_ptr<EriWork> work(new EriWork);  // default-initialised: 390 kB that every quartet overwrites
   work->boys_table = boys_table();
+  sph_sparse_fill(basis.sph_table, work->sph);
   return work;
 }
 
@@ -65,8 +66,7 @@ void fill_pair(const DirectBasis& basis, const DirectPair& pair, PairData& data)
 // sqrt(max |(ab|ab)|) over the AO block of a pair (or of some of its primitive pairs).
 double schwarz_bound(const DirectBasis& basis, const PairView& view, const DirectPair& pair, const double* arena,
                      EriWork& work) {
-  const double* block = eri_quartet_ao(view, view, arena, eri_class_tables(), basis.layout.spherical,
-                                       basis.sph_table, work);
+  const double* block = eri_quartet_ao(view, view, arena, eri_class_tables(), basis.layout.spherical, work);
   const int width = width_of(basis.layout, pair.a) * width_of(basis.layout, pair.b);
   double largest = 0.0;
   for (int i = 0; i < width; ++i) largest = std::max(largest, std::abs(block[i * width + i]));
@@ -84,7 +84,7 @@ void screen_primitive_pairs(xla::ffi::ThreadPool& pool, const DirectBasis& basis
   std::vector<double> bound(data.prims.size());
   std::vector<double> pair_sum(data.plan.pairs.size());
   parallel_for(pool, static_cast<int64_t>(data.plan.pairs.size()), [&](int64_t p, int64_t slot) {
-    if (!slot_work[slot]) slot_work[slot] = new_work();
+    if (!slot_work[slot]) slot_work[slot] = new_work(basis);
     const DirectPair& pair = data.plan.pairs[p];
     double sum = 0.0;
     for (int k = 0; k < pair.prim_count; ++k) {
@@ -132,7 +132,7 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
                                        (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
     data.plan.pairs.push_back({a, b, klass, prims, data.plan.prim_total, data.plan.coefficient_total, 0.0});
     data.plan.prim_total += prims;
-    data.plan.coefficient_total += static_cast<int64_t>(prims) * tables.classes[klass].count;
+    data.plan.coefficient_total += static_cast<int64_t>(prims) * class_coefficient_stride(tables.classes[klass]);
   }
   data.prims.resize(data.plan.prim_total);
   data.arena.resize(data.plan.coefficient_total);
@@ -140,12 +140,14 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
     fill_pair(basis, data.plan.pairs[side], data);
     views[side] = data.view(data.plan.pairs[side]);
   }
-  auto work = new_work();
+  auto work = new_work(basis);
   const double* block =
-      eri_quartet_ao(views[0], views[1], data.arena.data(), tables, layout.spherical, basis.sph_table, *work);
+      eri_quartet_ao(views[0], views[1], data.arena.data(), tables, layout.spherical, *work);
+  // The block comes as (inner|outer): the second pair's shells first.
+  const int64_t block_order[4] = {order[2], order[3], order[0], order[1]};
   int computed_width[4], width[4];
   for (int k = 0; k < 4; ++k) {
-    computed_width[k] = width_of(layout, shells[order[k]]);
+    computed_width[k] = width_of(layout, shells[block_order[k]]);
     width[k] = width_of(layout, shells[k]);
   }
   std::vector<double> out(static_cast<size_t>(width[0]) * width[1] * width[2] * width[3]);
@@ -155,7 +157,7 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
       for (index[2] = 0; index[2] < computed_width[2]; ++index[2])
         for (index[3] = 0; index[3] < computed_width[3]; ++index[3]) {
           int asked[4];
-          for (int k = 0; k < 4; ++k) asked[order[k]] = index[k];
+          for (int k = 0; k < 4; ++k) asked[block_order[k]] = index[k];
           const int source =
               ((index[0] * computed_width[1] + index[1]) * computed_width[2] + index[2]) * computed_width[3] + index[3];
           out[((asked[0] * width[1] + asked[1]) * width[2] + asked[2]) * width[3] + asked[3]] = block[source];
@@ -190,7 +192,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   const int64_t participants = participant_count(pool);
   std::vector<std::unique_ptr<EriWork>> slot_work(participants);
   parallel_for(pool, static_cast<int64_t>(data.plan.pairs.size()), [&](int64_t p, int64_t slot) {
-    if (!slot_work[slot]) slot_work[slot] = new_work();
+    if (!slot_work[slot]) slot_work[slot] = new_work(basis);
     DirectPair& pair = data.plan.pairs[p];
     pair.bound = schwarz_bound(basis, data.view(pair), pair, data.arena.data(), *slot_work[slot]);
   });
@@ -229,7 +231,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   std::vector<std::unique_ptr<EriWork>> lane_work(lanes);
   parallel_for_lanes(pool, static_cast<int64_t>(pairs.size()), lanes, [&](int64_t bra, int64_t lane) {
     if (!lane_work[lane]) {
-      lane_work[lane] = new_work();
+      lane_work[lane] = new_work(basis);
       j_half[lane].assign(with_j ? half_size : 0, 0.0);
       k_half[lane].assign(with_k ? half_size : 0, 0.0);
     }
@@ -243,9 +245,9 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
                                       density_of(ab.a, cd.a), density_of(ab.a, cd.b), density_of(ab.b, cd.a),
                                       density_of(ab.b, cd.b)});
       if (bound * weight < weighted_threshold) continue;
-      const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};
+      const int64_t shells[4] = {cd.a, cd.b, ab.a, ab.b};  // the block's order: (inner|outer)
       const double* block = eri_quartet_ao(outer, data.view(cd), data.arena.data(), eri_class_tables(),
-                                           layout.spherical, basis.sph_table, *lane_work[lane]);
+                                           layout.spherical, *lane_work[lane]);
       QuartetPlacement placement;
       for (int k = 0; k < 4; ++k) {
         placement.first[k] = layout.ao_offsets[shells[k]];

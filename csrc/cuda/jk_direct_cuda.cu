@@ -101,7 +101,7 @@ __global__ void fill_pairs(DirectLaunch<T> l, Work w) {
 template <typename T>
 __device__ const double* quartet(const DirectLaunch<T>& l, const Work& w, const DirectPair& outer,
                                  const DirectPair& inner, EriWork& s) {
-  return eri_quartet_ao(view_of(outer, w), view_of(inner, w), w.arena, *l.tables, l.spherical, w.sph_table, s);
+  return eri_quartet_ao(view_of(outer, w), view_of(inner, w), w.arena, *l.tables, l.spherical, s);
 }
 
 // One thread per worker: Schwarz bounds of pairs worker, worker + kDirectWorkers, ...
@@ -111,6 +111,7 @@ __global__ void schwarz_bounds(DirectLaunch<T> l, Work w) {
   if (worker >= kDirectWorkers) return;
   EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
+  sph_sparse_fill(w.sph_table, s.sph);
   for (int64_t p = worker; p < l.npair; p += kDirectWorkers) {
     const DirectPair pair = l.pairs[p];
     const double* block = quartet(l, w, pair, pair, s);
@@ -144,6 +145,7 @@ __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
   if (worker >= kDirectWorkers) return;
   EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
+  sph_sparse_fill(w.sph_table, s.sph);
   const int64_t nshell = l.nshell, n = l.nao;
   double largest_density = 0.0;
   for (int64_t x = 0; x < nshell * nshell; ++x) largest_density = fmax(largest_density, w.block_density[x]);
@@ -159,7 +161,7 @@ __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
                                       fmax(density_of(ab.a, cd.a), density_of(ab.a, cd.b))),
                                  fmax(density_of(ab.b, cd.a), density_of(ab.b, cd.b)));
       if (bound * weight < weighted_threshold) continue;
-      const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};
+      const int64_t shells[4] = {cd.a, cd.b, ab.a, ab.b};  // the block's order: (inner|outer)
       const double* block = quartet(l, w, ab, cd, s);
       QuartetPlacement placement;
       for (int k = 0; k < 4; ++k) {

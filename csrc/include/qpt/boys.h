@@ -15,7 +15,7 @@
 // kernels pass a table instead (boys_table_fill, 72 kB, built once on the host from the series itself): F_M
 // at the nearest grid point T_i = i h (h = 0.1) expanded to 8th order,
 //     F_M(T) = sum_k F_{M+k}(T_i) (T_i - T)^k / k!     (error below (h/2)^9 / 9! ~ 5e-18 relative),
-// then the same downward recursion. The table covers T < kBoysTableLimit = 36 for every order, so the hot
+// (each order from its own expansion). The table covers T < kBoysTableLimit = 36 for every order, so the hot
 // path never calls erf; beyond it erf(sqrt(T)) = 1 - erfc(6) rounds to 1 and the upward recursion is cheap.
 // Measured against closed forms (tests/ops/test_eri_direct.py): relative error below 2e-14 for m <= 16.
 #pragma once
@@ -42,19 +42,23 @@ constexpr int kBoysTableSize = kBoysGridPoints * kBoysTableOrders;
 // values[m] = F_m(T) for m = 0..m_max (m_max <= kBoysMaxOrder, T >= 0); `table` from boys_table_fill or null
 // (series; the table's own source).
 QPT_HD void boys_function(int m_max, double T, double* values, const double* table = nullptr) {
-  const double exp_minus_t = exp(-T);
   if (table != nullptr && T < kBoysTableLimit) {
+    // Every order from its own Taylor series: m_max + 1 independent 9-term dot products, no exp and no
+    // division, so the orders evaluate in parallel (the downward recursion is a dependent chain of them).
     const int point = static_cast<int>(T * (1.0 / kBoysGridStep) + 0.5);
     const double step = point * kBoysGridStep - T;
-    const double* row = table + point * kBoysTableOrders + m_max;
-    constexpr double kInverseFactorial[kBoysTaylorOrder + 1] = {
-        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320};
-    double value = row[kBoysTaylorOrder] * kInverseFactorial[kBoysTaylorOrder];
-    for (int k = kBoysTaylorOrder - 1; k >= 0; --k) value = row[k] * kInverseFactorial[k] + step * value;
-    values[m_max] = value;
-    for (int m = m_max; m > 0; --m) values[m - 1] = (2.0 * T * values[m] + exp_minus_t) / (2 * m - 1);
+    const double* row = table + point * kBoysTableOrders;
+    double power[kBoysTaylorOrder + 1];
+    power[0] = 1.0;
+    for (int k = 1; k <= kBoysTaylorOrder; ++k) power[k] = power[k - 1] * step * (1.0 / k);
+    for (int m = 0; m <= m_max; ++m) {
+      double value = 0.0;
+      for (int k = kBoysTaylorOrder; k >= 0; --k) value += row[m + k] * power[k];
+      values[m] = value;
+    }
     return;
   }
+  const double exp_minus_t = exp(-T);
   if (T < boys_series_limit(m_max)) {
     double term = 1.0 / (2 * m_max + 1), sum = term;
     const double two_t = 2.0 * T;

@@ -20,7 +20,7 @@
 //   for each outer primitive pair:  W[cd][tuv] = sum over inner primitive pairs, sum_terms E^cd R   (per
 //                                   primitive quartet: one Boys evaluation, R, then nH(L_outer)-long
 //                                   vector updates, one per inner Hermite term)
-//                                   cart[ab][cd] += sum_tuv (-1)^(t+u+v) E^ab_tuv W[cd][tuv]
+//                                   cart[cd][ab] += sum_tuv W[cd][tuv] (-1)^(t+u+v) E^ab_tuv
 // The per-primitive-quartet work, nH(L_outer) x terms(inner), is smaller with the higher L outside (terms
 // grow faster with L than Hermite counts do), which is why the caller orders each quartet that way. The
 // kernel is a template on (L_outer, L_inner), so the Hermite loop lengths and R's recurrence are fixed at
@@ -38,14 +38,39 @@ namespace qpt {
 
 static_assert(kEriMaxTotalL <= kBoysMaxOrder, "the Boys function must reach the highest total L");
 
-// Working memory of one quartet evaluation (about 390 kB): owned per thread/lane by the caller.
+// The nonzeros of each column of the cart -> spherical matrices of l = 2 and 3 (gto_eval.h's table).
+struct SphSparse {
+  int8_t count[2][7];
+  int8_t index[2][7][kEriMaxCartesian];
+  double coefficient[2][7][kEriMaxCartesian];
+};
+
+QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
+  for (int l = 2; l <= 3; ++l) {
+    const int ncart = cartesian_count(l), nsph = spherical_count(l);
+    const double* matrix = sph_table + sph_table_offset(l);
+    for (int j = 0; j < nsph; ++j) {
+      int count = 0;
+      for (int i = 0; i < ncart; ++i) {
+        if (matrix[i * nsph + j] == 0.0) continue;
+        sph.index[l - 2][j][count] = static_cast<int8_t>(i);
+        sph.coefficient[l - 2][j][count++] = matrix[i * nsph + j];
+      }
+      sph.count[l - 2][j] = static_cast<int8_t>(count);
+    }
+  }
+}
+
+// Working memory of one quartet evaluation (about 390 kB): owned per thread/lane by the caller, which sets
+// the Boys table and fills `sph` (sph_sparse_fill) before the first quartet.
 struct EriWork {
   const double* boys_table;  // boys_table_fill's table, or null for the series
+  SphSparse sph;
   double r[2][kEriCube];     // R^n at two consecutive n, cube of side kEriCubeSide
   double rmat[kEriMaxPairHermite * kEriMaxPairHermite];                     // [inner h][outer h]
   double w[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];      // [inner product][outer h]
   double wt[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];     // [outer h][inner product]
-  double cart[kEriMaxQuartet];                                              // [a][b][c][d]
+  double cart[kEriMaxQuartet];                                              // [c][d][a][b] (inner, outer)
   double transformed[kEriMaxQuartet];                                       // spherical transform buffer
 };
 
@@ -85,14 +110,24 @@ QPT_HD void hermite_integrals(double scale, double alpha, const double* x, doubl
 }
 
 // w.cart[outer product][inner product] for outer L = Lo >= inner L = Li.
-template <int Lo, int Li>
+// la of pair class k (k = la (la + 1) / 2 + lb, lb <= la).
+QPT_HD constexpr int class_la(int k) { return k >= 6 ? 3 : k >= 3 ? 2 : k >= 1 ? 1 : 0; }
+QPT_HD constexpr int class_lb(int k) { return k - class_la(k) * (class_la(k) + 1) / 2; }
+
+// w.cart[inner product][outer product] for outer L = Lo >= L of the inner class Ki. The inner class is a
+// template argument so the inner product count, the length of the outer stage's vector updates, is known
+// at compile time (most of them are 1 to 6 long).
+template <int Lo, int Ki>
 QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, const double* arena,
                               const EriClassTables& tables, EriWork& w) {
   constexpr double kTwoPiToFiveHalves = 34.98683665524972;  // 2 pi^(5/2)
+  constexpr int Li = class_la(Ki) + class_lb(Ki);
   constexpr int nho = hermite_count(Lo), nhi = hermite_count(Li);
+  constexpr int ni = cartesian_count(class_la(Ki)) * cartesian_count(class_lb(Ki));
+  constexpr int inner_terms = class_term_count(class_la(Ki), class_lb(Ki));
   const PairClass& co = tables.classes[outer.klass];
-  const PairClass& ci = tables.classes[inner.klass];
-  const int no = co.products, ni = ci.products;
+  const PairClass& ci = tables.classes[Ki];
+  const int no = co.products;
   const int16_t* offset = tables.hermite_offset;
   const int16_t* inner_product = tables.term_product + ci.first;
   const int16_t* inner_hermite = tables.term_hermite + ci.first;
@@ -108,55 +143,75 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
       const double p = bra.p, q = ket.p;
       const double qp[3] = {ket.center[0] - bra.center[0], ket.center[1] - bra.center[1],
                             ket.center[2] - bra.center[2]};
-      const double alpha = p * q / (p + q);
+      const double inverse_sum = 1.0 / (p + q);
+      const double alpha = p * q * inverse_sum;
       const double T = alpha * (qp[0] * qp[0] + qp[1] * qp[1] + qp[2] * qp[2]);
-      const double scale = kTwoPiToFiveHalves / (p * q * sqrt(p + q)) * bra.weight * ket.weight;
+      const double scale = kTwoPiToFiveHalves * sqrt(inverse_sum) * bra.weight_over_p * ket.weight_over_p;
       hermite_integrals<Lo + Li>(scale, alpha, qp, T, w);
       const double* r = w.r[0];
       for (int k = 0; k < nhi; ++k) {
         for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = r[offset[k] + offset[h]];
       }
       const double* coefficient = arena + ket.coefficients;
-      for (int term = 0; term < ci.count; ++term) {
+      for (int term = 0; term < inner_terms; ++term) {
         double* w_row = w.w + inner_product[term] * nho;
         const double* r_row = w.rmat + inner_hermite[term] * nho;
         const double c = coefficient[term];
         for (int h = 0; h < nho; ++h) w_row[h] += c * r_row[h];
       }
     }
+    // cart[cd][ab] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
+    // Hermite indices x products); each term's update is ni long, fixed at compile time.
     for (int k = 0; k < ni; ++k) {
       for (int h = 0; h < nho; ++h) w.wt[h * ni + k] = tables.hermite_sign[h] * w.w[k * nho + h];
     }
     const double* coefficient = arena + bra.coefficients;
     for (int term = 0; term < co.count; ++term) {
-      double* out = w.cart + outer_product[term] * ni;
+      const int ab = outer_product[term];
       const double* w_row = w.wt + outer_hermite[term] * ni;
       const double c = coefficient[term];
-      for (int k = 0; k < ni; ++k) out[k] += c * w_row[k];
+      for (int k = 0; k < ni; ++k) w.cart[k * no + ab] += c * w_row[k];
     }
   }
 }
 
-// w.cart = (outer|inner) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
+// w.cart = (inner|outer) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
 QPT_HD void eri_quartet_cartesian(const PairView& outer, const PairView& inner, const double* arena,
                                   const EriClassTables& tables, EriWork& w) {
-  const int lo = class_l(tables, outer.klass), li = class_l(tables, inner.klass);
-#define QPT_ERI_CASE(LO, LI) \
-  case (LO) * 8 + (LI):      \
-    eri_quartet_class<LO, LI>(outer, inner, arena, tables, w); return;
-  switch (lo * 8 + li) {
-    QPT_ERI_CASE(0, 0)
-    QPT_ERI_CASE(1, 0) QPT_ERI_CASE(1, 1)
-    QPT_ERI_CASE(2, 0) QPT_ERI_CASE(2, 1) QPT_ERI_CASE(2, 2)
-    QPT_ERI_CASE(3, 0) QPT_ERI_CASE(3, 1) QPT_ERI_CASE(3, 2) QPT_ERI_CASE(3, 3)
-    QPT_ERI_CASE(4, 0) QPT_ERI_CASE(4, 1) QPT_ERI_CASE(4, 2) QPT_ERI_CASE(4, 3) QPT_ERI_CASE(4, 4)
-    QPT_ERI_CASE(5, 0) QPT_ERI_CASE(5, 1) QPT_ERI_CASE(5, 2) QPT_ERI_CASE(5, 3) QPT_ERI_CASE(5, 4)
-    QPT_ERI_CASE(5, 5)
-    QPT_ERI_CASE(6, 0) QPT_ERI_CASE(6, 1) QPT_ERI_CASE(6, 2) QPT_ERI_CASE(6, 3) QPT_ERI_CASE(6, 4)
-    QPT_ERI_CASE(6, 5) QPT_ERI_CASE(6, 6)
+  const int lo = class_l(tables, outer.klass);
+#define QPT_ERI_CASE(LO, KI) \
+  case (LO) * 16 + (KI):     \
+    eri_quartet_class<LO, KI>(outer, inner, arena, tables, w); return;
+// Every inner class (0 ss, 1 ps, 2 pp, 3 ds, 4 dp, 5 dd, 6 fs, 7 fp, 8 fd, 9 ff; L = 0 1 2 2 3 4 3 4 5 6)
+// with every outer L from its own L up to 6.
+#define QPT_ERI_OUTER_FROM_0(KI) QPT_ERI_CASE(0, KI) QPT_ERI_OUTER_FROM_1(KI)
+#define QPT_ERI_OUTER_FROM_1(KI) QPT_ERI_CASE(1, KI) QPT_ERI_OUTER_FROM_2(KI)
+#define QPT_ERI_OUTER_FROM_2(KI) QPT_ERI_CASE(2, KI) QPT_ERI_OUTER_FROM_3(KI)
+#define QPT_ERI_OUTER_FROM_3(KI) QPT_ERI_CASE(3, KI) QPT_ERI_OUTER_FROM_4(KI)
+#define QPT_ERI_OUTER_FROM_4(KI) QPT_ERI_CASE(4, KI) QPT_ERI_OUTER_FROM_5(KI)
+#define QPT_ERI_OUTER_FROM_5(KI) QPT_ERI_CASE(5, KI) QPT_ERI_OUTER_FROM_6(KI)
+#define QPT_ERI_OUTER_FROM_6(KI) QPT_ERI_CASE(6, KI)
+  switch (lo * 16 + inner.klass) {
+    QPT_ERI_OUTER_FROM_0(0)
+    QPT_ERI_OUTER_FROM_1(1)
+    QPT_ERI_OUTER_FROM_2(2)
+    QPT_ERI_OUTER_FROM_2(3)
+    QPT_ERI_OUTER_FROM_3(4)
+    QPT_ERI_OUTER_FROM_4(5)
+    QPT_ERI_OUTER_FROM_3(6)
+    QPT_ERI_OUTER_FROM_4(7)
+    QPT_ERI_OUTER_FROM_5(8)
+    QPT_ERI_OUTER_FROM_6(9)
     default:
       break;  // unreachable: the drivers only build pairs with l <= 3 and order each quartet L(outer) >= L(inner)
   }
+#undef QPT_ERI_OUTER_FROM_0
+#undef QPT_ERI_OUTER_FROM_1
+#undef QPT_ERI_OUTER_FROM_2
+#undef QPT_ERI_OUTER_FROM_3
+#undef QPT_ERI_OUTER_FROM_4
+#undef QPT_ERI_OUTER_FROM_5
+#undef QPT_ERI_OUTER_FROM_6
 #undef QPT_ERI_CASE
 }
 

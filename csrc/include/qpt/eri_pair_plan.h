@@ -61,7 +61,7 @@ inline DirectPairPlan plan_direct_pairs(const ShellLayout& layout) {
     pair.prim_first = plan.prim_total;
     pair.coefficient_first = plan.coefficient_total;
     plan.prim_total += pair.prim_count;
-    plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * tables.classes[pair.klass].count;
+    plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * class_coefficient_stride(tables.classes[pair.klass]);
   }
   return plan;
 }

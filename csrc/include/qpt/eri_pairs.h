@@ -5,7 +5,9 @@
 // cartesian product x_a x_b: product k has the terms E^x_t E^y_u E^z_v, t <= a_x + b_x (likewise u, v),
 // of the Hermite index h = (t, u, v) in the canonical order below. For each primitive pair the products'
 // coefficients (the term's three E factors multiplied out) are stored in that same term order, so the
-// quartet loop reads them as one flat array (eri_md.h).
+// quartet loop reads them as one flat array (eri_md.h) when the pair is the inner one of a quartet. For use
+// as the outer pair the same coefficients follow densely, [Hermite h][product], with the sign (-1)^(t+u+v)
+// of eri_md.h folded in: the outer stage is then a small dense matrix product.
 //
 // Canonical Hermite order: (t, u, v) by total degree n = t + u + v, then t descending, then u descending.
 // The first hermite_count(L) indices are exactly those with t + u + v <= L for every L, so a pair of total
@@ -39,6 +41,17 @@ constexpr int kEriClassTerms = 3570;
 QPT_HD constexpr int hermite_count(int l) { return (l + 1) * (l + 2) * (l + 3) / 6; }
 constexpr int kEriMaxPairHermite = hermite_count(kEriMaxPairL);
 
+// Hermite terms of all cartesian products of a pair (la, lb): sum over products of
+// (a_x + b_x + 1)(a_y + b_y + 1)(a_z + b_z + 1).
+QPT_HD constexpr int class_term_count(int la, int lb) {
+  int count = 0;
+  for (int ax = la; ax >= 0; --ax)
+    for (int az = 0; az <= la - ax; ++az)
+      for (int bx = lb; bx >= 0; --bx)
+        for (int bz = 0; bz <= lb - bx; ++bz) count += (ax + bx + 1) * (la - ax - az + lb - bx - bz + 1) * (az + bz + 1);
+  return count;
+}
+
 // Class index of a pair la >= lb.
 QPT_HD constexpr int pair_class(int la, int lb) { return la * (la + 1) / 2 + lb; }
 
@@ -50,7 +63,11 @@ struct PairClass {
   int products;  // ncart(la) * ncart(lb)
   int first;     // first term in EriClassTables' term arrays
   int count;     // number of terms
+  int dense;     // hermite_count(la + lb) * products: size of the dense [h][product] copy
 };
+
+// Doubles per primitive pair in the coefficient arena: the sparse terms, then the dense copy.
+QPT_HD int class_coefficient_stride(const PairClass& pc) { return pc.count + pc.dense; }
 
 // Term tables of the ten classes, plus the cube offsets of the canonical Hermite order. Plain data, built on
 // the host (eri_class_tables_fill) and copied to the device as is.
@@ -102,7 +119,7 @@ inline void eri_class_tables_fill(EriClassTables& tables) {
     for (int lb = 0; lb <= la; ++lb) {
       const int na = cartesian_count(la), nb = cartesian_count(lb);
       PairClass& pc = tables.classes[pair_class(la, lb)];
-      pc = {la, lb, na * nb, term, 0};
+      pc = {la, lb, na * nb, term, 0, hermite_count(la + lb) * na * nb};
       for (int a = 0; a < na; ++a) {
         int pa[3];
         cartesian_powers(la, a, pa);
@@ -163,12 +180,12 @@ struct EriShell {
   int l;
 };
 
-// One primitive pair: exponent sum p, centre P, c_a c_b exp(-ab/p |AB|^2), and where its class's term
-// coefficients start in the coefficient arena.
+// One primitive pair: exponent sum p, centre P, c_a c_b exp(-ab/p |AB|^2) / p (the 1/p of the quartet
+// prefactor folded in once here), and where its class's term coefficients start in the coefficient arena.
 struct PrimitivePair {
   double p;
   double center[3];
-  double weight;
+  double weight_over_p;
   int64_t coefficients;
 };
 
@@ -180,7 +197,7 @@ struct PairView {
 };
 
 // Writes the na * nb primitive pairs of shells a (la >= lb) and b into `prims`, and their term coefficients
-// at arena + coefficient_start (count(class) per primitive pair, in primitive-pair order).
+// at arena + coefficient_start (class_coefficient_stride per primitive pair, in primitive-pair order).
 QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const EriClassTables& tables,
                                  PrimitivePair* prims, double* arena, int64_t coefficient_start) {
   const PairClass& pc = tables.classes[pair_class(a.l, b.l)];
@@ -194,8 +211,8 @@ QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const Eri
       const double alpha = a.exponents[i], beta = b.exponents[j], p = alpha + beta;
       PrimitivePair& pair = prims[k];
       pair.p = p;
-      pair.weight = a.coefficients[i] * b.coefficients[j] * exp(-alpha * beta / p * ab2);
-      pair.coefficients = coefficient_start + static_cast<int64_t>(k) * pc.count;
+      pair.weight_over_p = a.coefficients[i] * b.coefficients[j] * exp(-alpha * beta / p * ab2) / p;
+      pair.coefficients = coefficient_start + static_cast<int64_t>(k) * class_coefficient_stride(pc);
       for (int x = 0; x < 3; ++x) {
         pair.center[x] = (alpha * a.center[x] + beta * b.center[x]) / p;
         hermite_coefficients(a.l, b.l, 0.5 / p, pair.center[x] - a.center[x], pair.center[x] - b.center[x], e[x]);
@@ -204,9 +221,13 @@ QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const Eri
       const double* ey = &e[1][0][0][0];
       const double* ez = &e[2][0][0][0];
       double* out = arena + pair.coefficients;
+      double* dense = out + pc.count;
+      for (int t = 0; t < pc.dense; ++t) dense[t] = 0.0;
       for (int t = 0; t < pc.count; ++t) {
         const int16_t* source = tables.term_source[pc.first + t];
         out[t] = ex[source[0]] * ey[source[1]] * ez[source[2]];
+        const int h = tables.term_hermite[pc.first + t];
+        dense[h * pc.products + tables.term_product[pc.first + t]] = tables.hermite_sign[h] * out[t];
       }
     }
   }

@@ -21,34 +21,35 @@
 
 namespace qpt {
 
-// out[p][j][q] = sum_i in[p][i][q] C[i][j] for C = the [ncart(l), nsph(l)] block of the table.
-QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int post, const double* sph_table) {
-  const int ncart = cartesian_count(l), nsph = spherical_count(l);
-  const double* matrix = sph_table + sph_table_offset(l);
+// out[p][j][q] = sum_i in[p][i][q] C[i][j] for C = the [ncart(l), nsph(l)] block of the table (l = 2, 3),
+// over C's nonzeros only (two or three per column).
+QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int post, const SphSparse& sph) {
+  const int ncart = cartesian_count(l), nsph = spherical_count(l), slot = l - 2;
   for (int p = 0; p < pre; ++p) {
+    const double* source = in + p * ncart * post;
     for (int j = 0; j < nsph; ++j) {
       double* target = out + (p * nsph + j) * post;
-      for (int q = 0; q < post; ++q) target[q] = 0.0;
-      for (int i = 0; i < ncart; ++i) {
-        const double c = matrix[i * nsph + j];
-        if (c == 0.0) continue;
-        const double* source = in + (p * ncart + i) * post;
-        for (int q = 0; q < post; ++q) target[q] += c * source[q];
+      const int count = sph.count[slot][j];
+      const int8_t* index = sph.index[slot][j];
+      const double* c = sph.coefficient[slot][j];
+      for (int q = 0; q < post; ++q) {
+        double sum = 0.0;
+        for (int k = 0; k < count; ++k) sum += c[k] * source[index[k] * post + q];
+        target[q] = sum;
       }
     }
   }
 }
 
-// The quartet's AO integrals [na][nb][nc][nd] of (outer|inner) (widths of the shells' AO blocks, outer pair
+// The quartet's AO integrals [nc][nd][na][nb] of (inner|outer) (widths of the shells' AO blocks, inner pair
 // first, each pair in its stored order: higher l first); returns a pointer into the work (w.cart or
 // w.transformed).
 QPT_HD const double* eri_quartet_ao(const PairView& outer, const PairView& inner, const double* arena,
-                                    const EriClassTables& tables, bool spherical, const double* sph_table,
-                                    EriWork& w) {
+                                    const EriClassTables& tables, bool spherical, EriWork& w) {
   eri_quartet_cartesian(outer, inner, arena, tables, w);
   if (!spherical) return w.cart;
-  const int ls[4] = {tables.classes[outer.klass].la, tables.classes[outer.klass].lb,
-                     tables.classes[inner.klass].la, tables.classes[inner.klass].lb};
+  const int ls[4] = {tables.classes[inner.klass].la, tables.classes[inner.klass].lb,
+                     tables.classes[outer.klass].la, tables.classes[outer.klass].lb};
   int widths[4];
   for (int k = 0; k < 4; ++k) widths[k] = cartesian_count(ls[k]);
   double* current = w.cart;
@@ -59,7 +60,7 @@ QPT_HD const double* eri_quartet_ao(const PairView& outer, const PairView& inner
     int pre = 1, post = 1;
     for (int k = 0; k < axis; ++k) pre *= widths[k];
     for (int k = axis + 1; k < 4; ++k) post *= widths[k];
-    cart_to_sph_axis(current, other, pre, l, post, sph_table);
+    cart_to_sph_axis(current, other, pre, l, post, w.sph);
     widths[axis] = spherical_count(l);
     double* swap = current;
     current = other;
