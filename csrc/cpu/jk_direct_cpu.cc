@@ -132,7 +132,7 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
                                        (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
     data.plan.pairs.push_back({a, b, klass, prims, data.plan.prim_total, data.plan.coefficient_total, 0.0});
     data.plan.prim_total += prims;
-    data.plan.coefficient_total += static_cast<int64_t>(prims) * class_coefficient_stride(tables.classes[klass]);
+    data.plan.coefficient_total += static_cast<int64_t>(prims) * tables.classes[klass].count;
   }
   data.prims.resize(data.plan.prim_total);
   data.arena.resize(data.plan.coefficient_total);

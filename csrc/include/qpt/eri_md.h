@@ -74,65 +74,59 @@ struct EriWork {
   double transformed[kEriMaxQuartet];                                       // spherical transform buffer
 };
 
-// R_tuv (n = 0, scaled by `scale`) of the vector x for t + u + v <= L into w.r[0].
+#if defined(__CUDA_ARCH__)
+#define QPT_ERI_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__) && !defined(__CUDACC__)
+#define QPT_ERI_UNROLL _Pragma("GCC unroll 64")
+#else
+#define QPT_ERI_UNROLL
+#endif
+
+// R_tuv (n = 0, scaled by `scale`) of the vector x for t + u + v <= L into w.r[0]: at each order n from L - 1
+// down, every (t, u, v) of degree <= L - n from order n + 1 along its table axis, in canonical order.
 template <int L>
-QPT_HD void hermite_integrals(double scale, double alpha, const double* x, double T, EriWork& w) {
-  constexpr int S = kEriCubeSide;
+QPT_HD void hermite_integrals(double scale, double alpha, const double* x, double T, const EriClassTables& tab,
+                              EriWork& w) {
   double boys[L + 1];
   boys_function(L, T, boys, w.boys_table);
   double factor = scale;  // scale (-2 alpha)^n
   for (int n = 0; n <= L; ++n, factor *= -2.0 * alpha) boys[n] *= factor;
   w.r[L & 1][0] = boys[L];
+  QPT_ERI_UNROLL
   for (int n = L - 1; n >= 0; --n) {
     double* cur = w.r[n & 1];
     const double* prev = w.r[(n + 1) & 1];
-    const int top = L - n;
     cur[0] = boys[n];
-    cur[1] = x[2] * prev[0];
-    for (int v = 2; v <= top; ++v) cur[v] = x[2] * prev[v - 1] + (v - 1) * prev[v - 2];
-    for (int v = 0; v <= top - 1; ++v) cur[S + v] = x[1] * prev[v];
-    for (int u = 2; u <= top; ++u) {
-      for (int v = 0; v <= top - u; ++v) {
-        cur[u * S + v] = x[1] * prev[(u - 1) * S + v] + (u - 1) * prev[(u - 2) * S + v];
-      }
-    }
-    for (int u = 0; u <= top - 1; ++u) {
-      for (int v = 0; v <= top - 1 - u; ++v) cur[(S + u) * S + v] = x[0] * prev[u * S + v];
-    }
-    for (int t = 2; t <= top; ++t) {
-      for (int u = 0; u <= top - t; ++u) {
-        for (int v = 0; v <= top - t - u; ++v) {
-          cur[(t * S + u) * S + v] = x[0] * prev[((t - 1) * S + u) * S + v] + (t - 1) * prev[((t - 2) * S + u) * S + v];
-        }
-      }
+    const int count = hermite_count(L - n);
+    QPT_ERI_UNROLL
+    for (int h = 1; h < count; ++h) {
+      cur[tab.hermite_offset[h]] =
+          x[tab.hermite_axis[h]] * prev[tab.hermite_from[h]] + tab.hermite_factor[h] * prev[tab.hermite_from2[h]];
     }
   }
 }
 
-// w.cart[outer product][inner product] for outer L = Lo >= inner L = Li.
-// la of pair class k (k = la (la + 1) / 2 + lb, lb <= la).
-QPT_HD constexpr int class_la(int k) { return k >= 6 ? 3 : k >= 3 ? 2 : k >= 1 ? 1 : 0; }
-QPT_HD constexpr int class_lb(int k) { return k - class_la(k) * (class_la(k) + 1) / 2; }
-
 // w.cart[inner product][outer product] for outer L = Lo >= L of the inner class Ki. The inner class is a
 // template argument so the inner product count, the length of the outer stage's vector updates, is known
-// at compile time (most of them are 1 to 6 long).
+// at compile time (most of them are 1 to 6 long), and so are the inner terms: on the host the loops over them
+// unroll against the compile-time tables.
 template <int Lo, int Ki>
 QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, const double* arena,
                               const EriClassTables& tables, EriWork& w) {
+#if defined(__CUDA_ARCH__)
+  const EriClassTables& tab = tables;
+#else
+  const EriClassTables& tab = kEriClassTables;
+  (void)tables;
+#endif
   constexpr double kTwoPiToFiveHalves = 34.98683665524972;  // 2 pi^(5/2)
   constexpr int Li = class_la(Ki) + class_lb(Ki);
   constexpr int nho = hermite_count(Lo), nhi = hermite_count(Li);
   constexpr int ni = cartesian_count(class_la(Ki)) * cartesian_count(class_lb(Ki));
   constexpr int inner_terms = class_term_count(class_la(Ki), class_lb(Ki));
-  const PairClass& co = tables.classes[outer.klass];
-  const PairClass& ci = tables.classes[Ki];
+  const PairClass& co = tab.classes[outer.klass];
   const int no = co.products;
-  const int16_t* offset = tables.hermite_offset;
-  const int16_t* inner_product = tables.term_product + ci.first;
-  const int16_t* inner_hermite = tables.term_hermite + ci.first;
-  const int16_t* outer_product = tables.term_product + co.first;
-  const int16_t* outer_hermite = tables.term_hermite + co.first;
+  const int inner_first = tab.classes[Ki].first, outer_first = co.first;
 
   for (int k = 0; k < no * ni; ++k) w.cart[k] = 0.0;
   for (int po = 0; po < outer.count; ++po) {
@@ -147,15 +141,18 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
       const double alpha = p * q * inverse_sum;
       const double T = alpha * (qp[0] * qp[0] + qp[1] * qp[1] + qp[2] * qp[2]);
       const double scale = kTwoPiToFiveHalves * sqrt(inverse_sum) * bra.weight_over_p * ket.weight_over_p;
-      hermite_integrals<Lo + Li>(scale, alpha, qp, T, w);
+      hermite_integrals<Lo + Li>(scale, alpha, qp, T, tab, w);
       const double* r = w.r[0];
+      QPT_ERI_UNROLL
       for (int k = 0; k < nhi; ++k) {
-        for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = r[offset[k] + offset[h]];
+        QPT_ERI_UNROLL
+        for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = r[tab.hermite_offset[k] + tab.hermite_offset[h]];
       }
       const double* coefficient = arena + ket.coefficients;
+      QPT_ERI_UNROLL
       for (int term = 0; term < inner_terms; ++term) {
-        double* w_row = w.w + inner_product[term] * nho;
-        const double* r_row = w.rmat + inner_hermite[term] * nho;
+        double* w_row = w.w + tab.term_product[inner_first + term] * nho;
+        const double* r_row = w.rmat + tab.term_hermite[inner_first + term] * nho;
         const double c = coefficient[term];
         for (int h = 0; h < nho; ++h) w_row[h] += c * r_row[h];
       }
@@ -163,12 +160,12 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
     // cart[cd][ab] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
     // Hermite indices x products); each term's update is ni long, fixed at compile time.
     for (int k = 0; k < ni; ++k) {
-      for (int h = 0; h < nho; ++h) w.wt[h * ni + k] = tables.hermite_sign[h] * w.w[k * nho + h];
+      for (int h = 0; h < nho; ++h) w.wt[h * ni + k] = tab.hermite_sign[h] * w.w[k * nho + h];
     }
     const double* coefficient = arena + bra.coefficients;
     for (int term = 0; term < co.count; ++term) {
-      const int ab = outer_product[term];
-      const double* w_row = w.wt + outer_hermite[term] * ni;
+      const int ab = tab.term_product[outer_first + term];
+      const double* w_row = w.wt + tab.term_hermite[outer_first + term] * ni;
       const double c = coefficient[term];
       for (int k = 0; k < ni; ++k) w.cart[k * no + ab] += c * w_row[k];
     }

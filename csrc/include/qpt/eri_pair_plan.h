@@ -31,14 +31,7 @@ struct DirectPairPlan {
   int64_t coefficient_total = 0;
 };
 
-inline const EriClassTables& eri_class_tables() {
-  static const EriClassTables tables = [] {
-    EriClassTables t{};
-    eri_class_tables_fill(t);
-    return t;
-  }();
-  return tables;
-}
+inline const EriClassTables& eri_class_tables() { return kEriClassTables; }
 
 inline DirectPairPlan plan_direct_pairs(const ShellLayout& layout) {
   const EriClassTables& tables = eri_class_tables();
@@ -61,7 +54,7 @@ inline DirectPairPlan plan_direct_pairs(const ShellLayout& layout) {
     pair.prim_first = plan.prim_total;
     pair.coefficient_first = plan.coefficient_total;
     plan.prim_total += pair.prim_count;
-    plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * class_coefficient_stride(tables.classes[pair.klass]);
+    plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * tables.classes[pair.klass].count;
   }
   return plan;
 }

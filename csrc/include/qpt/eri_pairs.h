@@ -5,9 +5,7 @@
 // cartesian product x_a x_b: product k has the terms E^x_t E^y_u E^z_v, t <= a_x + b_x (likewise u, v),
 // of the Hermite index h = (t, u, v) in the canonical order below. For each primitive pair the products'
 // coefficients (the term's three E factors multiplied out) are stored in that same term order, so the
-// quartet loop reads them as one flat array (eri_md.h) when the pair is the inner one of a quartet. For use
-// as the outer pair the same coefficients follow densely, [Hermite h][product], with the sign (-1)^(t+u+v)
-// of eri_md.h folded in: the outer stage is then a small dense matrix product.
+// quartet loop reads them as one flat array (eri_md.h).
 //
 // Canonical Hermite order: (t, u, v) by total degree n = t + u + v, then t descending, then u descending.
 // The first hermite_count(L) indices are exactly those with t + u + v <= L for every L, so a pair of total
@@ -40,6 +38,7 @@ constexpr int kEriClassTerms = 3570;
 
 QPT_HD constexpr int hermite_count(int l) { return (l + 1) * (l + 2) * (l + 3) / 6; }
 constexpr int kEriMaxPairHermite = hermite_count(kEriMaxPairL);
+constexpr int kEriMaxHermite = hermite_count(kEriMaxTotalL);
 
 // Hermite terms of all cartesian products of a pair (la, lb): sum over products of
 // (a_x + b_x + 1)(a_y + b_y + 1)(a_z + b_z + 1).
@@ -52,8 +51,10 @@ QPT_HD constexpr int class_term_count(int la, int lb) {
   return count;
 }
 
-// Class index of a pair la >= lb.
+// Class index of a pair la >= lb, and back.
 QPT_HD constexpr int pair_class(int la, int lb) { return la * (la + 1) / 2 + lb; }
+QPT_HD constexpr int class_la(int k) { return k >= 6 ? 3 : k >= 3 ? 2 : k >= 1 ? 1 : 0; }
+QPT_HD constexpr int class_lb(int k) { return k - class_la(k) * (class_la(k) + 1) / 2; }
 
 // 1D Hermite coefficients e[i][j][t] (i <= la, j <= lb, t <= i + j) of a primitive pair.
 using HermiteTable = double[kEriMaxAngular + 1][kEriMaxAngular + 1][kEriMaxPairL + 1];
@@ -63,21 +64,22 @@ struct PairClass {
   int products;  // ncart(la) * ncart(lb)
   int first;     // first term in EriClassTables' term arrays
   int count;     // number of terms
-  int dense;     // hermite_count(la + lb) * products: size of the dense [h][product] copy
 };
 
-// Doubles per primitive pair in the coefficient arena: the sparse terms, then the dense copy.
-QPT_HD int class_coefficient_stride(const PairClass& pc) { return pc.count + pc.dense; }
-
-// Term tables of the ten classes, plus the cube offsets of the canonical Hermite order. Plain data, built on
-// the host (eri_class_tables_fill) and copied to the device as is.
+// Term tables of the ten classes and the canonical Hermite order up to total L 12 with R's recurrence
+// (eri_md.h: R_h = x[axis] R_from + factor R_from2 at the next order n). Plain data, computed at compile
+// time (make_eri_class_tables) and copied to the device as is.
 struct EriClassTables {
   PairClass classes[kEriClasses];
-  int16_t hermite_offset[kEriMaxPairHermite];  // cube offset of canonical Hermite index h
-  int16_t hermite_sign[kEriMaxPairHermite];    // (-1)^(t + u + v)
-  int16_t term_product[kEriClassTerms];        // cartesian product a * nb + b of the term
-  int16_t term_hermite[kEriClassTerms];        // canonical Hermite index of the term
-  int16_t term_source[kEriClassTerms][3];      // flat indices of E^x_t, E^y_u, E^z_v in a HermiteTable
+  int16_t hermite_offset[kEriMaxHermite];  // cube offset of canonical Hermite index h
+  int16_t hermite_from[kEriMaxHermite];    // cube offset of h lowered by one along hermite_axis
+  int16_t hermite_from2[kEriMaxHermite];   // lowered by two (by one where the factor is 0, never read then)
+  int8_t hermite_axis[kEriMaxHermite];     // 0, 1, 2: the first of t, u, v that is nonzero
+  int8_t hermite_factor[kEriMaxHermite];   // that index minus one
+  int8_t hermite_sign[kEriMaxHermite];     // (-1)^(t + u + v)
+  int16_t term_product[kEriClassTerms];    // cartesian product a * nb + b of the term
+  int16_t term_hermite[kEriClassTerms];    // canonical Hermite index of the term
+  int16_t term_source[kEriClassTerms][3];  // flat indices of E^x_t, E^y_u, E^z_v in a HermiteTable
 };
 
 // Total angular momentum of a pair class.
@@ -86,7 +88,7 @@ QPT_HD int class_l(const EriClassTables& tables, int klass) {
 }
 
 // x^a y^b z^c powers of cartesian component k of angular momentum l, PySCF order.
-QPT_HD void cartesian_powers(int l, int k, int* powers) {
+QPT_HD constexpr void cartesian_powers(int l, int k, int* powers) {
   int index = 0;
   for (int a = l; a >= 0; --a) {
     for (int c = 0; c <= l - a; ++c, ++index) {
@@ -100,16 +102,26 @@ QPT_HD void cartesian_powers(int l, int k, int* powers) {
   }
 }
 
-inline void eri_class_tables_fill(EriClassTables& tables) {
-  int hermite_of[kEriMaxPairL + 1][kEriMaxPairL + 1][kEriMaxPairL + 1];
+QPT_HD constexpr EriClassTables make_eri_class_tables() {
+  EriClassTables tables{};
+  constexpr int S = kEriCubeSide;
+  int hermite_of[kEriMaxPairL + 1][kEriMaxPairL + 1][kEriMaxPairL + 1] = {};
   int h = 0;
-  for (int n = 0; n <= kEriMaxPairL; ++n) {
+  for (int n = 0; n <= kEriMaxTotalL; ++n) {
     for (int t = n; t >= 0; --t) {
       for (int u = n - t; u >= 0; --u, ++h) {
         const int v = n - t - u;
-        hermite_of[t][u][v] = h;
-        tables.hermite_offset[h] = static_cast<int16_t>((t * kEriCubeSide + u) * kEriCubeSide + v);
-        tables.hermite_sign[h] = static_cast<int16_t>(n % 2 == 0 ? 1 : -1);
+        if (n <= kEriMaxPairL) hermite_of[t][u][v] = h;
+        const int offset = (t * S + u) * S + v;
+        const int axis = t > 0 ? 0 : u > 0 ? 1 : 2;
+        const int index = axis == 0 ? t : axis == 1 ? u : v;
+        const int stride = axis == 0 ? S * S : axis == 1 ? S : 1;
+        tables.hermite_offset[h] = static_cast<int16_t>(offset);
+        tables.hermite_from[h] = static_cast<int16_t>(n == 0 ? 0 : offset - stride);
+        tables.hermite_from2[h] = static_cast<int16_t>(index >= 2 ? offset - 2 * stride : n == 0 ? 0 : offset - stride);
+        tables.hermite_axis[h] = static_cast<int8_t>(axis);
+        tables.hermite_factor[h] = static_cast<int8_t>(index >= 2 ? index - 1 : 0);
+        tables.hermite_sign[h] = static_cast<int8_t>(n % 2 == 0 ? 1 : -1);
       }
     }
   }
@@ -119,12 +131,15 @@ inline void eri_class_tables_fill(EriClassTables& tables) {
     for (int lb = 0; lb <= la; ++lb) {
       const int na = cartesian_count(la), nb = cartesian_count(lb);
       PairClass& pc = tables.classes[pair_class(la, lb)];
-      pc = {la, lb, na * nb, term, 0, hermite_count(la + lb) * na * nb};
+      pc.la = la;
+      pc.lb = lb;
+      pc.products = na * nb;
+      pc.first = term;
       for (int a = 0; a < na; ++a) {
-        int pa[3];
+        int pa[3] = {};
         cartesian_powers(la, a, pa);
         for (int b = 0; b < nb; ++b) {
-          int pb[3];
+          int pb[3] = {};
           cartesian_powers(lb, b, pb);
           for (int t = 0; t <= pa[0] + pb[0]; ++t) {
             for (int u = 0; u <= pa[1] + pb[1]; ++u) {
@@ -142,7 +157,16 @@ inline void eri_class_tables_fill(EriClassTables& tables) {
       pc.count = term - pc.first;
     }
   }
+  return tables;
 }
+
+// The host's copy, a compile-time constant: with the kernels' loops unrolled, its entries fold into the
+// instructions (fixed addresses instead of index loads). Device code reads a copy in device memory (a host
+// constexpr array cannot be indexed there).
+inline constexpr EriClassTables kEriClassTables = make_eri_class_tables();
+static_assert(kEriClassTables.classes[kEriClasses - 1].first + kEriClassTables.classes[kEriClasses - 1].count ==
+                  kEriClassTerms,
+              "kEriClassTerms must count the terms of every class");
 
 // 1D Hermite coefficients of a primitive pair without the exp(-ab/p X_AB^2) factor:
 //   E^{i+1,j}_t = E^{ij}_{t-1} / (2p) + X_PA E^{ij}_t + (t+1) E^{ij}_{t+1}, and likewise in j with X_PB.
@@ -197,7 +221,7 @@ struct PairView {
 };
 
 // Writes the na * nb primitive pairs of shells a (la >= lb) and b into `prims`, and their term coefficients
-// at arena + coefficient_start (class_coefficient_stride per primitive pair, in primitive-pair order).
+// at arena + coefficient_start (count(class) per primitive pair, in primitive-pair order).
 QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const EriClassTables& tables,
                                  PrimitivePair* prims, double* arena, int64_t coefficient_start) {
   const PairClass& pc = tables.classes[pair_class(a.l, b.l)];
@@ -212,7 +236,7 @@ QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const Eri
       PrimitivePair& pair = prims[k];
       pair.p = p;
       pair.weight_over_p = a.coefficients[i] * b.coefficients[j] * exp(-alpha * beta / p * ab2) / p;
-      pair.coefficients = coefficient_start + static_cast<int64_t>(k) * class_coefficient_stride(pc);
+      pair.coefficients = coefficient_start + static_cast<int64_t>(k) * pc.count;
       for (int x = 0; x < 3; ++x) {
         pair.center[x] = (alpha * a.center[x] + beta * b.center[x]) / p;
         hermite_coefficients(a.l, b.l, 0.5 / p, pair.center[x] - a.center[x], pair.center[x] - b.center[x], e[x]);
@@ -221,13 +245,9 @@ QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const Eri
       const double* ey = &e[1][0][0][0];
       const double* ez = &e[2][0][0][0];
       double* out = arena + pair.coefficients;
-      double* dense = out + pc.count;
-      for (int t = 0; t < pc.dense; ++t) dense[t] = 0.0;
       for (int t = 0; t < pc.count; ++t) {
         const int16_t* source = tables.term_source[pc.first + t];
         out[t] = ex[source[0]] * ey[source[1]] * ez[source[2]];
-        const int h = tables.term_hermite[pc.first + t];
-        dense[h * pc.products + tables.term_product[pc.first + t]] = tables.hermite_sign[h] * out[t];
       }
     }
   }
