@@ -106,11 +106,10 @@ QPT_HD void hermite_integrals(double scale, double alpha, const double* x, doubl
   }
 }
 
-// w.cart[inner product][outer product] for outer L = Lo >= L of the inner class Ki. The inner class is a
-// template argument so the inner product count, the length of the outer stage's vector updates, is known
-// at compile time (most of them are 1 to 6 long), and so are the inner terms: on the host the loops over them
-// unroll against the compile-time tables.
-template <int Lo, int Ki>
+// w.cart[inner product][outer product] for an outer pair of class Ko and an inner one of class Ki, L(Ko) >=
+// L(Ki). Both classes are template arguments, so every loop length is known at compile time and, on the host,
+// the loops over terms and Hermite indices unroll against the compile-time tables.
+template <int Ko, int Ki>
 QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, const double* arena,
                               const EriClassTables& tables, EriWork& w) {
 #if defined(__CUDA_ARCH__)
@@ -120,13 +119,13 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
   (void)tables;
 #endif
   constexpr double kTwoPiToFiveHalves = 34.98683665524972;  // 2 pi^(5/2)
-  constexpr int Li = class_la(Ki) + class_lb(Ki);
+  constexpr int Lo = class_la(Ko) + class_lb(Ko), Li = class_la(Ki) + class_lb(Ki);
   constexpr int nho = hermite_count(Lo), nhi = hermite_count(Li);
   constexpr int ni = cartesian_count(class_la(Ki)) * cartesian_count(class_lb(Ki));
+  constexpr int no = cartesian_count(class_la(Ko)) * cartesian_count(class_lb(Ko));
   constexpr int inner_terms = class_term_count(class_la(Ki), class_lb(Ki));
-  const PairClass& co = tab.classes[outer.klass];
-  const int no = co.products;
-  const int inner_first = tab.classes[Ki].first, outer_first = co.first;
+  constexpr int outer_terms = class_term_count(class_la(Ko), class_lb(Ko));
+  const int inner_first = tab.classes[Ki].first, outer_first = tab.classes[Ko].first;
 
   for (int k = 0; k < no * ni; ++k) w.cart[k] = 0.0;
   for (int po = 0; po < outer.count; ++po) {
@@ -163,7 +162,8 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
       for (int h = 0; h < nho; ++h) w.wt[h * ni + k] = tab.hermite_sign[h] * w.w[k * nho + h];
     }
     const double* coefficient = arena + bra.coefficients;
-    for (int term = 0; term < co.count; ++term) {
+    QPT_ERI_UNROLL
+    for (int term = 0; term < outer_terms; ++term) {
       const int ab = tab.term_product[outer_first + term];
       const double* w_row = w.wt + tab.term_hermite[outer_first + term] * ni;
       const double c = coefficient[term];
@@ -175,40 +175,25 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
 // w.cart = (inner|outer) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
 QPT_HD void eri_quartet_cartesian(const PairView& outer, const PairView& inner, const double* arena,
                                   const EriClassTables& tables, EriWork& w) {
-  const int lo = class_l(tables, outer.klass);
-#define QPT_ERI_CASE(LO, KI) \
-  case (LO) * 16 + (KI):     \
-    eri_quartet_class<LO, KI>(outer, inner, arena, tables, w); return;
-// Every inner class (0 ss, 1 ps, 2 pp, 3 ds, 4 dp, 5 dd, 6 fs, 7 fp, 8 fd, 9 ff; L = 0 1 2 2 3 4 3 4 5 6)
-// with every outer L from its own L up to 6.
-#define QPT_ERI_OUTER_FROM_0(KI) QPT_ERI_CASE(0, KI) QPT_ERI_OUTER_FROM_1(KI)
-#define QPT_ERI_OUTER_FROM_1(KI) QPT_ERI_CASE(1, KI) QPT_ERI_OUTER_FROM_2(KI)
-#define QPT_ERI_OUTER_FROM_2(KI) QPT_ERI_CASE(2, KI) QPT_ERI_OUTER_FROM_3(KI)
-#define QPT_ERI_OUTER_FROM_3(KI) QPT_ERI_CASE(3, KI) QPT_ERI_OUTER_FROM_4(KI)
-#define QPT_ERI_OUTER_FROM_4(KI) QPT_ERI_CASE(4, KI) QPT_ERI_OUTER_FROM_5(KI)
-#define QPT_ERI_OUTER_FROM_5(KI) QPT_ERI_CASE(5, KI) QPT_ERI_OUTER_FROM_6(KI)
-#define QPT_ERI_OUTER_FROM_6(KI) QPT_ERI_CASE(6, KI)
-  switch (lo * 16 + inner.klass) {
-    QPT_ERI_OUTER_FROM_0(0)
-    QPT_ERI_OUTER_FROM_1(1)
-    QPT_ERI_OUTER_FROM_2(2)
-    QPT_ERI_OUTER_FROM_2(3)
-    QPT_ERI_OUTER_FROM_3(4)
-    QPT_ERI_OUTER_FROM_4(5)
-    QPT_ERI_OUTER_FROM_3(6)
-    QPT_ERI_OUTER_FROM_4(7)
-    QPT_ERI_OUTER_FROM_5(8)
-    QPT_ERI_OUTER_FROM_6(9)
+#define QPT_ERI_CASE(KO, KI) \
+  case (KO) * 16 + (KI):     \
+    eri_quartet_class<KO, KI>(outer, inner, arena, tables, w); return;
+  // Class pairs (outer, inner) with L(outer) >= L(inner); classes 0 ss, 1 ps, 2 pp, 3 ds, 4 dp, 5 dd, 6 fs,
+  // 7 fp, 8 fd, 9 ff have L = 0 1 2 2 3 4 3 4 5 6.
+  switch (outer.klass * 16 + inner.klass) {
+    QPT_ERI_CASE(0, 0) QPT_ERI_CASE(1, 0) QPT_ERI_CASE(2, 0) QPT_ERI_CASE(3, 0) QPT_ERI_CASE(4, 0) QPT_ERI_CASE(5, 0) QPT_ERI_CASE(6, 0) QPT_ERI_CASE(7, 0) QPT_ERI_CASE(8, 0) QPT_ERI_CASE(9, 0)
+    QPT_ERI_CASE(1, 1) QPT_ERI_CASE(2, 1) QPT_ERI_CASE(3, 1) QPT_ERI_CASE(4, 1) QPT_ERI_CASE(5, 1) QPT_ERI_CASE(6, 1) QPT_ERI_CASE(7, 1) QPT_ERI_CASE(8, 1) QPT_ERI_CASE(9, 1)
+    QPT_ERI_CASE(2, 2) QPT_ERI_CASE(3, 2) QPT_ERI_CASE(4, 2) QPT_ERI_CASE(5, 2) QPT_ERI_CASE(6, 2) QPT_ERI_CASE(7, 2) QPT_ERI_CASE(8, 2) QPT_ERI_CASE(9, 2)
+    QPT_ERI_CASE(2, 3) QPT_ERI_CASE(3, 3) QPT_ERI_CASE(4, 3) QPT_ERI_CASE(5, 3) QPT_ERI_CASE(6, 3) QPT_ERI_CASE(7, 3) QPT_ERI_CASE(8, 3) QPT_ERI_CASE(9, 3)
+    QPT_ERI_CASE(4, 4) QPT_ERI_CASE(5, 4) QPT_ERI_CASE(6, 4) QPT_ERI_CASE(7, 4) QPT_ERI_CASE(8, 4) QPT_ERI_CASE(9, 4)
+    QPT_ERI_CASE(5, 5) QPT_ERI_CASE(7, 5) QPT_ERI_CASE(8, 5) QPT_ERI_CASE(9, 5)
+    QPT_ERI_CASE(4, 6) QPT_ERI_CASE(5, 6) QPT_ERI_CASE(6, 6) QPT_ERI_CASE(7, 6) QPT_ERI_CASE(8, 6) QPT_ERI_CASE(9, 6)
+    QPT_ERI_CASE(5, 7) QPT_ERI_CASE(7, 7) QPT_ERI_CASE(8, 7) QPT_ERI_CASE(9, 7)
+    QPT_ERI_CASE(8, 8) QPT_ERI_CASE(9, 8)
+    QPT_ERI_CASE(9, 9)
     default:
       break;  // unreachable: the drivers only build pairs with l <= 3 and order each quartet L(outer) >= L(inner)
   }
-#undef QPT_ERI_OUTER_FROM_0
-#undef QPT_ERI_OUTER_FROM_1
-#undef QPT_ERI_OUTER_FROM_2
-#undef QPT_ERI_OUTER_FROM_3
-#undef QPT_ERI_OUTER_FROM_4
-#undef QPT_ERI_OUTER_FROM_5
-#undef QPT_ERI_OUTER_FROM_6
 #undef QPT_ERI_CASE
 }
 
