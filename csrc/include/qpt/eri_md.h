@@ -66,7 +66,6 @@ QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
 struct EriWork {
   const double* boys_table;  // boys_table_fill's table, or null for the series
   SphSparse sph;
-  double r[2][kEriCube];     // R^n at two consecutive n, cube of side kEriCubeSide
   double rmat[kEriMaxPairHermite * kEriMaxPairHermite];                     // [inner h][outer h]
   double w[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];      // [inner product][outer h]
   double wt[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];     // [outer h][inner product]
@@ -81,27 +80,33 @@ struct EriWork {
 #else
 #define QPT_ERI_UNROLL
 #endif
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define QPT_ERI_SIMD _Pragma("omp simd")
+#else
+#define QPT_ERI_SIMD
+#endif
 
-// R_tuv (n = 0, scaled by `scale`) of the vector x for t + u + v <= L into w.r[0]: at each order n from L - 1
-// down, every (t, u, v) of degree <= L - n from order n + 1 along its table axis, in canonical order.
+// R_tuv (n = 0, scaled by `scale`) of the vector x for t + u + v <= L, in canonical order, into levels[0]:
+// at each order n from L - 1 down, every (t, u, v) of degree <= L - n from order n + 1 along its table axis.
+// Orders alternate between the two rows of `levels`, small local arrays the compiler keeps close (the
+// recurrence is a chain through all orders, so where its values live sets its speed).
 template <int L>
 QPT_HD void hermite_integrals(double scale, double alpha, const double* x, double T, const EriClassTables& tab,
-                              EriWork& w) {
+                              const double* boys_table, double (&levels)[2][hermite_count(L)]) {
   double boys[L + 1];
-  boys_function(L, T, boys, w.boys_table);
+  boys_function(L, T, boys, boys_table);
   double factor = scale;  // scale (-2 alpha)^n
   for (int n = 0; n <= L; ++n, factor *= -2.0 * alpha) boys[n] *= factor;
-  w.r[L & 1][0] = boys[L];
+  levels[L & 1][0] = boys[L];
   QPT_ERI_UNROLL
   for (int n = L - 1; n >= 0; --n) {
-    double* cur = w.r[n & 1];
-    const double* prev = w.r[(n + 1) & 1];
+    double* cur = levels[n & 1];
+    const double* prev = levels[(n + 1) & 1];
     cur[0] = boys[n];
     const int count = hermite_count(L - n);
     QPT_ERI_UNROLL
     for (int h = 1; h < count; ++h) {
-      cur[tab.hermite_offset[h]] =
-          x[tab.hermite_axis[h]] * prev[tab.hermite_from[h]] + tab.hermite_factor[h] * prev[tab.hermite_from2[h]];
+      cur[h] = x[tab.hermite_axis[h]] * prev[tab.hermite_from[h]] + tab.hermite_factor[h] * prev[tab.hermite_from2[h]];
     }
   }
 }
@@ -140,12 +145,12 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
       const double alpha = p * q * inverse_sum;
       const double T = alpha * (qp[0] * qp[0] + qp[1] * qp[1] + qp[2] * qp[2]);
       const double scale = kTwoPiToFiveHalves * sqrt(inverse_sum) * bra.weight_over_p * ket.weight_over_p;
-      hermite_integrals<Lo + Li>(scale, alpha, qp, T, tab, w);
-      const double* r = w.r[0];
+      double levels[2][hermite_count(Lo + Li)];
+      hermite_integrals<Lo + Li>(scale, alpha, qp, T, tab, w.boys_table, levels);
       QPT_ERI_UNROLL
       for (int k = 0; k < nhi; ++k) {
         QPT_ERI_UNROLL
-        for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = r[tab.hermite_offset[k] + tab.hermite_offset[h]];
+        for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = levels[0][tab.hermite_sum[k][h]];
       }
       const double* coefficient = arena + ket.coefficients;
       QPT_ERI_UNROLL
@@ -153,6 +158,7 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
         double* w_row = w.w + tab.term_product[inner_first + term] * nho;
         const double* r_row = w.rmat + tab.term_hermite[inner_first + term] * nho;
         const double c = coefficient[term];
+        QPT_ERI_SIMD
         for (int h = 0; h < nho; ++h) w_row[h] += c * r_row[h];
       }
     }

@@ -9,9 +9,8 @@
 //
 // Canonical Hermite order: (t, u, v) by total degree n = t + u + v, then t descending, then u descending.
 // The first hermite_count(L) indices are exactly those with t + u + v <= L for every L, so a pair of total
-// angular momentum L uses a prefix of the order. Hermite integrals R_tuv live in a cube of fixed side
-// kEriCubeSide (whatever the quartet's total L), so an index's cube offset is one table lookup and the
-// offset of (t + tau, u + nu, v + phi) is the sum of two.
+// angular momentum L uses a prefix of the order, and the Hermite integrals R_tuv of a quartet of total L are
+// stored in canonical order too; the canonical index of (t + tau, u + nu, v + phi) is a table entry.
 #pragma once
 
 #include <cmath>
@@ -27,8 +26,6 @@ constexpr int kEriMaxAngular = 3;
 constexpr int kEriMaxCartesian = (kEriMaxAngular + 1) * (kEriMaxAngular + 2) / 2;
 constexpr int kEriMaxPairL = 2 * kEriMaxAngular;
 constexpr int kEriMaxTotalL = 4 * kEriMaxAngular;
-constexpr int kEriCubeSide = kEriMaxTotalL + 1;
-constexpr int kEriCube = kEriCubeSide * kEriCubeSide * kEriCubeSide;
 constexpr int kEriMaxQuartet = kEriMaxCartesian * kEriMaxCartesian * kEriMaxCartesian * kEriMaxCartesian;
 // Most primitives per shell (def2 and cc-pVXZ bases have at most 12); the handlers reject more.
 constexpr int kEriMaxPrimitives = 16;
@@ -71,12 +68,12 @@ struct PairClass {
 // time (make_eri_class_tables) and copied to the device as is.
 struct EriClassTables {
   PairClass classes[kEriClasses];
-  int16_t hermite_offset[kEriMaxHermite];  // cube offset of canonical Hermite index h
-  int16_t hermite_from[kEriMaxHermite];    // cube offset of h lowered by one along hermite_axis
+  int16_t hermite_from[kEriMaxHermite];    // canonical index of h lowered by one along hermite_axis
   int16_t hermite_from2[kEriMaxHermite];   // lowered by two (by one where the factor is 0, never read then)
   int8_t hermite_axis[kEriMaxHermite];     // 0, 1, 2: the first of t, u, v that is nonzero
   int8_t hermite_factor[kEriMaxHermite];   // that index minus one
   int8_t hermite_sign[kEriMaxHermite];     // (-1)^(t + u + v)
+  int16_t hermite_sum[kEriMaxPairHermite][kEriMaxPairHermite];  // canonical index of (t+t', u+u', v+v')
   int16_t term_product[kEriClassTerms];    // cartesian product a * nb + b of the term
   int16_t term_hermite[kEriClassTerms];    // canonical Hermite index of the term
   int16_t term_source[kEriClassTerms][3];  // flat indices of E^x_t, E^y_u, E^z_v in a HermiteTable
@@ -104,25 +101,46 @@ QPT_HD constexpr void cartesian_powers(int l, int k, int* powers) {
 
 QPT_HD constexpr EriClassTables make_eri_class_tables() {
   EriClassTables tables{};
-  constexpr int S = kEriCubeSide;
-  int hermite_of[kEriMaxPairL + 1][kEriMaxPairL + 1][kEriMaxPairL + 1] = {};
+  int hermite_of[kEriMaxTotalL + 1][kEriMaxTotalL + 1][kEriMaxTotalL + 1] = {};
   int h = 0;
+  for (int n = 0; n <= kEriMaxTotalL; ++n) {
+    for (int t = n; t >= 0; --t) {
+      for (int u = n - t; u >= 0; --u, ++h) hermite_of[t][u][n - t - u] = h;
+    }
+  }
+  h = 0;
   for (int n = 0; n <= kEriMaxTotalL; ++n) {
     for (int t = n; t >= 0; --t) {
       for (int u = n - t; u >= 0; --u, ++h) {
         const int v = n - t - u;
-        if (n <= kEriMaxPairL) hermite_of[t][u][v] = h;
-        const int offset = (t * S + u) * S + v;
         const int axis = t > 0 ? 0 : u > 0 ? 1 : 2;
         const int index = axis == 0 ? t : axis == 1 ? u : v;
-        const int stride = axis == 0 ? S * S : axis == 1 ? S : 1;
-        tables.hermite_offset[h] = static_cast<int16_t>(offset);
-        tables.hermite_from[h] = static_cast<int16_t>(n == 0 ? 0 : offset - stride);
-        tables.hermite_from2[h] = static_cast<int16_t>(index >= 2 ? offset - 2 * stride : n == 0 ? 0 : offset - stride);
+        const int down[3] = {axis == 0 ? 1 : 0, axis == 1 ? 1 : 0, axis == 2 ? 1 : 0};
+        const int from = n == 0 ? 0 : hermite_of[t - down[0]][u - down[1]][v - down[2]];
+        tables.hermite_from[h] = static_cast<int16_t>(from);
+        tables.hermite_from2[h] = static_cast<int16_t>(
+            index >= 2 ? hermite_of[t - 2 * down[0]][u - 2 * down[1]][v - 2 * down[2]] : from);
         tables.hermite_axis[h] = static_cast<int8_t>(axis);
         tables.hermite_factor[h] = static_cast<int8_t>(index >= 2 ? index - 1 : 0);
         tables.hermite_sign[h] = static_cast<int8_t>(n % 2 == 0 ? 1 : -1);
       }
+    }
+  }
+  int tuv[kEriMaxPairHermite][3] = {};
+  h = 0;
+  for (int n = 0; n <= kEriMaxPairL; ++n) {
+    for (int t = n; t >= 0; --t) {
+      for (int u = n - t; u >= 0; --u, ++h) {
+        tuv[h][0] = t;
+        tuv[h][1] = u;
+        tuv[h][2] = n - t - u;
+      }
+    }
+  }
+  for (int i = 0; i < kEriMaxPairHermite; ++i) {
+    for (int j = 0; j < kEriMaxPairHermite; ++j) {
+      tables.hermite_sum[i][j] =
+          static_cast<int16_t>(hermite_of[tuv[i][0] + tuv[j][0]][tuv[i][1] + tuv[j][1]][tuv[i][2] + tuv[j][2]]);
     }
   }
   constexpr int kTableJ = kEriMaxPairL + 1, kTableI = (kEriMaxAngular + 1) * kTableJ;
