@@ -32,11 +32,22 @@
 
 #include "qpt/boys.h"
 #include "qpt/eri_pairs.h"
+#include "qpt/fast_exp.h"
 #include "qpt/host_device.h"
 
 namespace qpt {
 
 static_assert(kEriMaxTotalL <= kBoysMaxOrder, "the Boys function must reach the highest total L");
+
+// Primitive quartets evaluated side by side: on the CPU, kEriLanes inner primitive pairs share one pass
+// through Boys, R and the inner terms, each lane in its own slot of small arrays, so every step is a vector
+// operation (AVX-512 holds 8 doubles; 4 lanes keep the waste low when an inner pair has few primitives).
+// The GPU runs one primitive quartet per thread step.
+#if defined(__CUDA_ARCH__)
+constexpr int kEriLanes = 1;
+#else
+constexpr int kEriLanes = 4;
+#endif
 
 // The nonzeros of each column of the cart -> spherical matrices of l = 2 and 3 (gto_eval.h's table).
 struct SphSparse {
@@ -66,8 +77,8 @@ QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
 struct EriWork {
   const double* boys_table;  // boys_table_fill's table, or null for the series
   SphSparse sph;
-  double rmat[kEriMaxPairHermite * kEriMaxPairHermite];                     // [inner h][outer h]
-  double w[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];      // [inner product][outer h]
+  double rmat[kEriMaxPairHermite * kEriMaxPairHermite * kEriLanes];         // [inner h][outer h][lane]
+  double w_lanes[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite * kEriLanes];  // [inner product][outer h][lane]
   double wt[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];     // [outer h][inner product]
   double cart[kEriMaxQuartet];                                              // [c][d][a][b] (inner, outer)
   double transformed[kEriMaxQuartet];                                       // spherical transform buffer
@@ -76,7 +87,7 @@ struct EriWork {
 #if defined(__CUDA_ARCH__)
 #define QPT_ERI_UNROLL _Pragma("unroll")
 #elif defined(__GNUC__) && !defined(__CUDACC__)
-#define QPT_ERI_UNROLL _Pragma("GCC unroll 64")
+#define QPT_ERI_UNROLL _Pragma("GCC unroll 32")
 #else
 #define QPT_ERI_UNROLL
 #endif
@@ -86,35 +97,82 @@ struct EriWork {
 #define QPT_ERI_SIMD
 #endif
 
-// R_tuv (n = 0, scaled by `scale`) of the vector x for t + u + v <= L, in canonical order, into levels[0]:
-// at each order n from L - 1 down, every (t, u, v) of degree <= L - n from order n + 1 along its table axis.
-// Orders alternate between the two rows of `levels`, small local arrays the compiler keeps close (the
-// recurrence is a chain through all orders, so where its values live sets its speed).
-template <int L>
-QPT_HD void hermite_integrals(double scale, double alpha, const double* x, double T, const EriClassTables& tab,
-                              const double* boys_table, double (&levels)[2][hermite_count(L)]) {
-  double boys[L + 1];
-  boys_function(L, T, boys, boys_table);
-  double factor = scale;  // scale (-2 alpha)^n
-  for (int n = 0; n <= L; ++n, factor *= -2.0 * alpha) boys[n] *= factor;
-  levels[L & 1][0] = boys[L];
+// F_m(T[v]) for m <= L into boys[m][v]: the table's Taylor series below kBoysTableLimit, above it
+// F_0 = sqrt(pi / T) / 2 (erf(sqrt(T)) = 1 - erfc(6) rounds to 1 there) and the upward recursion, both
+// computed for every lane and selected, so the loop has no branches.
+template <int L, int V>
+QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, double (&boys)[L + 1][V]) {
+  QPT_ERI_SIMD
+  for (int v = 0; v < V; ++v) {
+    const double t = T[v];
+    const bool tabulated = t < kBoysTableLimit;
+    const int point = tabulated ? static_cast<int>(t * (1.0 / kBoysGridStep) + 0.5) : 0;
+    const double s1 = point * kBoysGridStep - t;
+    const double* row = table + point * kBoysTableOrders;
+    const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;
+    const double power[kBoysTaylorOrder + 1] = {1.0,
+                                                s1,
+                                                s2 * (1.0 / 2),
+                                                s3 * (1.0 / 6),
+                                                s4 * (1.0 / 24),
+                                                s4 * s1 * (1.0 / 120),
+                                                s4 * s2 * (1.0 / 720),
+                                                s4 * s3 * (1.0 / 5040),
+                                                s4 * s4 * (1.0 / 40320)};
+    const double large = tabulated ? kBoysTableLimit : t;
+    const double half_over_t = 0.5 / large;
+    const double exp_minus_t = exp_nonpositive(-large);
+    double upward = 0.886226925452758014 * sqrt(1.0 / large);  // sqrt(pi)/2 / sqrt(T)
+    for (int m = 0; m <= L; ++m) {
+      const double* f = row + m;
+      const double even = (f[0] * power[0] + f[2] * power[2]) + (f[4] * power[4] + f[6] * power[6]) + f[8] * power[8];
+      const double odd = (f[1] * power[1] + f[3] * power[3]) + (f[5] * power[5] + f[7] * power[7]);
+      boys[m][v] = tabulated ? even + odd : upward;
+      upward = ((2 * m + 1) * upward - exp_minus_t) * half_over_t;
+    }
+  }
+}
+
+// R_tuv (n = 0, scaled by scale[v]) of the vectors x[.][v] for t + u + v <= L, in canonical order, into
+// levels[0][h][v]: at each order n from L - 1 down, every (t, u, v) of degree <= L - n from order n + 1 along
+// its table axis. Orders alternate between the two halves of `levels`, small local arrays (the recurrence
+// is a chain through all orders, so where its values live sets its speed).
+template <int L, int V>
+QPT_HD QPT_GTO_INLINE void hermite_integrals(const double* scale, const double* alpha, const double (&x)[3][V], const double* T,
+                              const EriClassTables& tab, const double* boys_table,
+                              double (&levels)[2][hermite_count(L)][V]) {
+  double boys[L + 1][V];
+  boys_lanes<L, V>(T, boys_table, boys);
+  QPT_ERI_SIMD
+  for (int v = 0; v < V; ++v) {
+    double factor = scale[v];  // scale (-2 alpha)^n
+    for (int n = 0; n <= L; ++n, factor *= -2.0 * alpha[v]) boys[n][v] *= factor;
+    levels[L & 1][0][v] = boys[L][v];
+  }
   QPT_ERI_UNROLL
   for (int n = L - 1; n >= 0; --n) {
-    double* cur = levels[n & 1];
-    const double* prev = levels[(n + 1) & 1];
-    cur[0] = boys[n];
+    double(&cur)[hermite_count(L)][V] = levels[n & 1];
+    const double(&prev)[hermite_count(L)][V] = levels[(n + 1) & 1];
+    QPT_ERI_SIMD
+    for (int v = 0; v < V; ++v) cur[0][v] = boys[n][v];
     const int count = hermite_count(L - n);
     QPT_ERI_UNROLL
     for (int h = 1; h < count; ++h) {
-      cur[h] = x[tab.hermite_axis[h]] * prev[tab.hermite_from[h]] + tab.hermite_factor[h] * prev[tab.hermite_from2[h]];
+      const double* axis = x[tab.hermite_axis[h]];
+      const double* from = prev[tab.hermite_from[h]];
+      const double* from2 = prev[tab.hermite_from2[h]];
+      const double factor = tab.hermite_factor[h];
+      QPT_ERI_SIMD
+      for (int v = 0; v < V; ++v) cur[h][v] = axis[v] * from[v] + factor * from2[v];
     }
   }
 }
 
 // w.cart[inner product][outer product] for an outer pair of class Ko and an inner one of class Ki, L(Ko) >=
-// L(Ki). Both classes are template arguments, so every loop length is known at compile time and, on the host,
-// the loops over terms and Hermite indices unroll against the compile-time tables.
-template <int Ko, int Ki>
+// L(Ki), with V inner primitive pairs per pass. Both classes are template arguments, so every loop length is
+// known at compile time and, on the host, the loops over terms and Hermite indices unroll against the
+// compile-time tables.
+template <int Ko, int Ki, int V>
 QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, const double* arena,
                               const EriClassTables& tables, EriWork& w) {
 #if defined(__CUDA_ARCH__)
@@ -131,41 +189,61 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
   constexpr int inner_terms = class_term_count(class_la(Ki), class_lb(Ki));
   constexpr int outer_terms = class_term_count(class_la(Ko), class_lb(Ko));
   const int inner_first = tab.classes[Ki].first, outer_first = tab.classes[Ko].first;
+  double(&w_lanes)[ni * nho][V] = *reinterpret_cast<double(*)[ni * nho][V]>(w.w_lanes);
+  double(&r_lanes)[nhi * nho][V] = *reinterpret_cast<double(*)[nhi * nho][V]>(w.rmat);
 
   for (int k = 0; k < no * ni; ++k) w.cart[k] = 0.0;
   for (int po = 0; po < outer.count; ++po) {
     const PrimitivePair& bra = outer.prims[po];
-    for (int k = 0; k < ni * nho; ++k) w.w[k] = 0.0;
-    for (int pi = 0; pi < inner.count; ++pi) {
-      const PrimitivePair& ket = inner.prims[pi];
-      const double p = bra.p, q = ket.p;
-      const double qp[3] = {ket.center[0] - bra.center[0], ket.center[1] - bra.center[1],
-                            ket.center[2] - bra.center[2]};
-      const double inverse_sum = 1.0 / (p + q);
-      const double alpha = p * q * inverse_sum;
-      const double T = alpha * (qp[0] * qp[0] + qp[1] * qp[1] + qp[2] * qp[2]);
-      const double scale = kTwoPiToFiveHalves * sqrt(inverse_sum) * bra.weight_over_p * ket.weight_over_p;
-      double levels[2][hermite_count(Lo + Li)];
-      hermite_integrals<Lo + Li>(scale, alpha, qp, T, tab, w.boys_table, levels);
+    for (int k = 0; k < ni * nho; ++k) {
+      for (int v = 0; v < V; ++v) w_lanes[k][v] = 0.0;
+    }
+    for (int first = 0; first < inner.count; first += V) {
+      // Lanes past the last inner primitive pair repeat it with weight 0.
+      double x[3][V], T[V], alpha[V], scale[V];
+      const double* coefficient[V];
+      for (int v = 0; v < V; ++v) {
+        const bool real = first + v < inner.count;
+        const PrimitivePair& ket = inner.prims[real ? first + v : inner.count - 1];
+        const double p = bra.p, q = ket.p;
+        for (int c = 0; c < 3; ++c) x[c][v] = ket.center[c] - bra.center[c];
+        const double inverse_sum = 1.0 / (p + q);
+        alpha[v] = p * q * inverse_sum;
+        T[v] = alpha[v] * (x[0][v] * x[0][v] + x[1][v] * x[1][v] + x[2][v] * x[2][v]);
+        scale[v] = real ? kTwoPiToFiveHalves * sqrt(inverse_sum) * bra.weight_over_p * ket.weight_over_p : 0.0;
+        coefficient[v] = arena + ket.coefficients;
+      }
+      double levels[2][hermite_count(Lo + Li)][V];
+      hermite_integrals<Lo + Li, V>(scale, alpha, x, T, tab, w.boys_table, levels);
       QPT_ERI_UNROLL
       for (int k = 0; k < nhi; ++k) {
         QPT_ERI_UNROLL
-        for (int h = 0; h < nho; ++h) w.rmat[k * nho + h] = levels[0][tab.hermite_sum[k][h]];
+        for (int h = 0; h < nho; ++h) {
+          const double* source = levels[0][tab.hermite_sum[k][h]];
+          QPT_ERI_SIMD
+          for (int v = 0; v < V; ++v) r_lanes[k * nho + h][v] = source[v];
+        }
       }
-      const double* coefficient = arena + ket.coefficients;
       QPT_ERI_UNROLL
       for (int term = 0; term < inner_terms; ++term) {
-        double* w_row = w.w + tab.term_product[inner_first + term] * nho;
-        const double* r_row = w.rmat + tab.term_hermite[inner_first + term] * nho;
-        const double c = coefficient[term];
-        QPT_ERI_SIMD
-        for (int h = 0; h < nho; ++h) w_row[h] += c * r_row[h];
+        double c[V];
+        for (int v = 0; v < V; ++v) c[v] = coefficient[v][term];
+        double(*w_row)[V] = w_lanes + tab.term_product[inner_first + term] * nho;
+        const double(*r_row)[V] = r_lanes + tab.term_hermite[inner_first + term] * nho;
+        for (int h = 0; h < nho; ++h) {
+          QPT_ERI_SIMD
+          for (int v = 0; v < V; ++v) w_row[h][v] += c[v] * r_row[h][v];
+        }
       }
     }
     // cart[cd][ab] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
     // Hermite indices x products); each term's update is ni long, fixed at compile time.
     for (int k = 0; k < ni; ++k) {
-      for (int h = 0; h < nho; ++h) w.wt[h * ni + k] = tab.hermite_sign[h] * w.w[k * nho + h];
+      for (int h = 0; h < nho; ++h) {
+        double sum = 0.0;
+        for (int v = 0; v < V; ++v) sum += w_lanes[k * nho + h][v];
+        w.wt[h * ni + k] = tab.hermite_sign[h] * sum;
+      }
     }
     const double* coefficient = arena + bra.coefficients;
     QPT_ERI_UNROLL
@@ -178,12 +256,30 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
   }
 }
 
+// Lanes pay off from two inner primitive pairs on; a single one runs the one-lane code. Quartets of total L
+// above kEriLaneMaxL (rare in the bases this is for, and large to compile in lanes) always run one lane.
+constexpr int kEriLaneMaxL = 5;
+
+template <int Ko, int Ki>
+QPT_HD void eri_quartet_class_lanes(const PairView& outer, const PairView& inner, const double* arena,
+                                    const EriClassTables& tables, EriWork& w) {
+  constexpr int L = class_la(Ko) + class_lb(Ko) + class_la(Ki) + class_lb(Ki);
+  if constexpr (kEriLanes > 1 && L <= kEriLaneMaxL) {
+    if (inner.count >= 2) {
+      eri_quartet_class<Ko, Ki, kEriLanes>(outer, inner, arena, tables, w);
+      return;
+    }
+  }
+  eri_quartet_class<Ko, Ki, 1>(outer, inner, arena, tables, w);
+}
+
 // w.cart = (inner|outer) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
 QPT_HD void eri_quartet_cartesian(const PairView& outer, const PairView& inner, const double* arena,
                                   const EriClassTables& tables, EriWork& w) {
-#define QPT_ERI_CASE(KO, KI) \
-  case (KO) * 16 + (KI):     \
-    eri_quartet_class<KO, KI>(outer, inner, arena, tables, w); return;
+#define QPT_ERI_CASE(KO, KI)                                    \
+  case (KO) * 16 + (KI):                                        \
+    eri_quartet_class_lanes<KO, KI>(outer, inner, arena, tables, w); \
+    return;
   // Class pairs (outer, inner) with L(outer) >= L(inner); classes 0 ss, 1 ps, 2 pp, 3 ds, 4 dp, 5 dd, 6 fs,
   // 7 fp, 8 fd, 9 ff have L = 0 1 2 2 3 4 3 4 5 6.
   switch (outer.klass * 16 + inner.klass) {
