@@ -67,6 +67,10 @@ QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
         sph.index[l - 2][j][count] = static_cast<int8_t>(i);
         sph.coefficient[l - 2][j][count++] = matrix[i * nsph + j];
       }
+      if (count == 0) {  // an all-zero column (never in PySCF's tables): one zero term keeps the loops simple
+        sph.index[l - 2][j][0] = 0;
+        sph.coefficient[l - 2][j][count++] = 0.0;
+      }
       sph.count[l - 2][j] = static_cast<int8_t>(count);
     }
   }
@@ -85,7 +89,7 @@ struct EriWork {
 };
 
 #if defined(__CUDA_ARCH__)
-#define QPT_ERI_UNROLL _Pragma("unroll")
+#define QPT_ERI_UNROLL _Pragma("unroll 1")  // unrolling 58 class kernels costs nvcc minutes per architecture
 #elif defined(__GNUC__) && !defined(__CUDACC__)
 #define QPT_ERI_UNROLL _Pragma("GCC unroll 32")
 #else

@@ -32,10 +32,13 @@ QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int 
       const int count = sph.count[slot][j];
       const int8_t* index = sph.index[slot][j];
       const double* c = sph.coefficient[slot][j];
-      for (int q = 0; q < post; ++q) {
-        double sum = 0.0;
-        for (int k = 0; k < count; ++k) sum += c[k] * source[index[k] * post + q];
-        target[q] = sum;
+      // One contiguous axpy over q per nonzero (the first one assigns).
+      const double* first = source + index[0] * post;
+      for (int q = 0; q < post; ++q) target[q] = c[0] * first[q];
+      for (int k = 1; k < count; ++k) {
+        const double* row = source + index[k] * post;
+        const double ck = c[k];
+        for (int q = 0; q < post; ++q) target[q] += ck * row[q];
       }
     }
   }
