@@ -155,6 +155,9 @@ def main(argv=None):
         right.loglog(n, [row[7] for row in rows], "s--", label="8-fold packed ERIs (not stored)")
         right.set(xlabel="basis functions N (def2-svp)", ylabel="MB", title="memory")
         right.legend()
+        for axis in (left, right):
+            axis.set_xticks(n, [str(value) for value in n])
+            axis.minorticks_off()
         figure.tight_layout()
         figure.savefig(args.plot, dpi=120)
         print(f"plot written to {args.plot}")

@@ -79,54 +79,83 @@ struct QuartetPlacement {
   double scale;
 };
 
-// Adds one quartet's block (scaled by placement.scale) to J_half and K_half of a symmetric density.
-template <typename Add>
-QPT_HD void jk_quartet_update(const double* block, const QuartetPlacement& placement, const double* density,
-                              double* j_half, double* k_half, int64_t n, bool with_j, bool with_k, Add add) {
-  const int wa = placement.width[0], wb = placement.width[1], wc = placement.width[2], wd = placement.width[3];
+// Adds one quartet's block (scaled by placement.scale) to J_half and K_half of a symmetric density, with the
+// widths of the last two shells fixed at compile time when FixedC, FixedD are nonzero (jk_quartet_update
+// picks them: the drivers put the outer pair there, whose widths are few).
+template <int FixedC, int FixedD, typename Add>
+QPT_HD void jk_quartet_update_widths(const double* block, const QuartetPlacement& placement, const double* density,
+                                     double* j_half, double* k_half, int64_t n, bool with_j, bool with_k, Add add) {
+  const int wa = placement.width[0], wb = placement.width[1];
+  const int wc = FixedC != 0 ? FixedC : placement.width[2], wd = FixedD != 0 ? FixedD : placement.width[3];
   const int64_t oa = placement.first[0], ob = placement.first[1], oc = placement.first[2], od = placement.first[3];
+  const int wcd = wc * wd;
   const double scale = placement.scale;
   if (with_j) {
+    // J[c][d] gathers its sum over (a, b) in a local row first: one memory update per element and block.
+    double j_cd[kEriMaxCartesian * kEriMaxCartesian];
+    for (int k = 0; k < wcd; ++k) j_cd[k] = 0.0;
     for (int a = 0; a < wa; ++a) {
       for (int b = 0; b < wb; ++b) {
-        const double* row = block + (a * wb + b) * wc * wd;
+        const double* row = block + (a * wb + b) * wcd;
         const double d_ab = density[(oa + a) * n + ob + b];
         double to_ab = 0.0;
         for (int c = 0; c < wc; ++c) {
+          const double* d_c = density + (oc + c) * n + od;
           for (int d = 0; d < wd; ++d) {
-            const double v = row[c * wd + d];
-            to_ab += v * density[(oc + c) * n + od + d];
+            to_ab += row[c * wd + d] * d_c[d];
+            j_cd[c * wd + d] += d_ab * row[c * wd + d];
           }
         }
         add(&j_half[(oa + a) * n + ob + b], 2.0 * scale * to_ab);
-        if (d_ab == 0.0) continue;
-        const double weight = 2.0 * scale * d_ab;
-        for (int c = 0; c < wc; ++c) {
-          for (int d = 0; d < wd; ++d) add(&j_half[(oc + c) * n + od + d], weight * row[c * wd + d]);
-        }
       }
+    }
+    for (int c = 0; c < wc; ++c) {
+      for (int d = 0; d < wd; ++d) add(&j_half[(oc + c) * n + od + d], 2.0 * scale * j_cd[c * wd + d]);
     }
   }
   if (with_k) {
+    // Per (a, b, c) the two updates that stay on element c are summed over d in registers; the two that move
+    // with d go to memory. Shells may coincide (some targets are then one element): every contribution is
+    // still added exactly once.
     for (int a = 0; a < wa; ++a) {
       for (int b = 0; b < wb; ++b) {
-        const double* row = block + (a * wb + b) * wc * wd;
+        const double* row = block + (a * wb + b) * wcd;
         const double* d_a = density + (oa + a) * n;
         const double* d_b = density + (ob + b) * n;
         double* k_a = k_half + (oa + a) * n;
         double* k_b = k_half + (ob + b) * n;
         for (int c = 0; c < wc; ++c) {
+          const double d_bc = d_b[oc + c], d_ac = d_a[oc + c];
+          double to_ac = 0.0, to_bc = 0.0;
           for (int d = 0; d < wd; ++d) {
             const double v = scale * row[c * wd + d];
-            add(&k_a[oc + c], v * d_b[od + d]);
-            add(&k_a[od + d], v * d_b[oc + c]);
-            add(&k_b[oc + c], v * d_a[od + d]);
-            add(&k_b[od + d], v * d_a[oc + c]);
+            to_ac += v * d_b[od + d];
+            to_bc += v * d_a[od + d];
+            add(&k_a[od + d], v * d_bc);
+            add(&k_b[od + d], v * d_ac);
           }
+          add(&k_a[oc + c], to_ac);
+          add(&k_b[oc + c], to_bc);
         }
       }
     }
   }
+}
+
+// Adds one quartet's block (scaled by placement.scale) to J_half and K_half of a symmetric density.
+template <typename Add>
+QPT_HD void jk_quartet_update(const double* block, const QuartetPlacement& placement, const double* density,
+                              double* j_half, double* k_half, int64_t n, bool with_j, bool with_k, Add add) {
+#define QPT_JK_WIDTHS(C, D)                                                                                     \
+  if (placement.width[2] == (C) && placement.width[3] == (D)) {                                                 \
+    jk_quartet_update_widths<C, D>(block, placement, density, j_half, k_half, n, with_j, with_k, add);          \
+    return;                                                                                                     \
+  }
+  // The outer pairs of spherical s, p, d shells (higher l first).
+  QPT_JK_WIDTHS(1, 1) QPT_JK_WIDTHS(3, 1) QPT_JK_WIDTHS(3, 3) QPT_JK_WIDTHS(5, 1) QPT_JK_WIDTHS(5, 3)
+  QPT_JK_WIDTHS(5, 5)
+#undef QPT_JK_WIDTHS
+  jk_quartet_update_widths<0, 0>(block, placement, density, j_half, k_half, n, with_j, with_k, add);
 }
 
 }  // namespace qpt
