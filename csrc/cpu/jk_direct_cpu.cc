@@ -143,8 +143,7 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
   auto work = new_work(basis);
   const double* block =
       eri_quartet_ao(views[0], views[1], data.arena.data(), tables, layout.spherical, *work);
-  // The block comes as (inner|outer): the second pair's shells first.
-  const int64_t block_order[4] = {order[2], order[3], order[0], order[1]};
+  const int64_t* block_order = order;  // the block comes as (outer|inner)
   int computed_width[4], width[4];
   for (int k = 0; k < 4; ++k) {
     computed_width[k] = width_of(layout, shells[block_order[k]]);
@@ -245,7 +244,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
                                       density_of(ab.a, cd.a), density_of(ab.a, cd.b), density_of(ab.b, cd.a),
                                       density_of(ab.b, cd.b)});
       if (bound * weight < weighted_threshold) continue;
-      const int64_t shells[4] = {cd.a, cd.b, ab.a, ab.b};  // the block's order: (inner|outer)
+      const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};  // the block's order: (outer|inner)
       const double* block = eri_quartet_ao(outer, data.view(cd), data.arena.data(), eri_class_tables(),
                                            layout.spherical, *lane_work[lane]);
       QuartetPlacement placement;

@@ -161,7 +161,7 @@ __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
                                       fmax(density_of(ab.a, cd.a), density_of(ab.a, cd.b))),
                                  fmax(density_of(ab.b, cd.a), density_of(ab.b, cd.b)));
       if (bound * weight < weighted_threshold) continue;
-      const int64_t shells[4] = {cd.a, cd.b, ab.a, ab.b};  // the block's order: (inner|outer)
+      const int64_t shells[4] = {ab.a, ab.b, cd.a, cd.b};  // the block's order: (outer|inner)
       const double* block = quartet(l, w, ab, cd, s);
       QuartetPlacement placement;
       for (int k = 0; k < 4; ++k) {

@@ -20,7 +20,7 @@
 //   for each outer primitive pair:  W[cd][tuv] = sum over inner primitive pairs, sum_terms E^cd R   (per
 //                                   primitive quartet: one Boys evaluation, R, then nH(L_outer)-long
 //                                   vector updates, one per inner Hermite term)
-//                                   cart[cd][ab] += sum_tuv W[cd][tuv] (-1)^(t+u+v) E^ab_tuv
+//                                   cart[ab][cd] += sum_tuv (-1)^(t+u+v) E^ab_tuv W[cd][tuv]
 // The per-primitive-quartet work, nH(L_outer) x terms(inner), is smaller with the higher L outside (terms
 // grow faster with L than Hermite counts do), which is why the caller orders each quartet that way. The
 // kernel is a template on (L_outer, L_inner), so the Hermite loop lengths and R's recurrence are fixed at
@@ -84,7 +84,7 @@ struct EriWork {
   double rmat[kEriMaxPairHermite * kEriMaxPairHermite * kEriLanes];         // [inner h][outer h][lane]
   double w_lanes[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite * kEriLanes];  // [inner product][outer h][lane]
   double wt[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];     // [outer h][inner product]
-  double cart[kEriMaxQuartet];                                              // [c][d][a][b] (inner, outer)
+  double cart[kEriMaxQuartet];                                              // [a][b][c][d] (outer, inner)
   double transformed[kEriMaxQuartet];                                       // spherical transform buffer
 };
 
@@ -172,7 +172,7 @@ QPT_HD QPT_GTO_INLINE void hermite_integrals(const double* scale, const double* 
   }
 }
 
-// w.cart[inner product][outer product] for an outer pair of class Ko and an inner one of class Ki, L(Ko) >=
+// w.cart[outer product][inner product] for an outer pair of class Ko and an inner one of class Ki, L(Ko) >=
 // L(Ki), with V inner primitive pairs per pass. Both classes are template arguments, so every loop length is
 // known at compile time and, on the host, the loops over terms and Hermite indices unroll against the
 // compile-time tables.
@@ -240,7 +240,7 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
         }
       }
     }
-    // cart[cd][ab] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
+    // cart[ab][cd] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
     // Hermite indices x products); each term's update is ni long, fixed at compile time.
     for (int k = 0; k < ni; ++k) {
       for (int h = 0; h < nho; ++h) {
@@ -255,7 +255,8 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
       const int ab = tab.term_product[outer_first + term];
       const double* w_row = w.wt + tab.term_hermite[outer_first + term] * ni;
       const double c = coefficient[term];
-      for (int k = 0; k < ni; ++k) w.cart[k * no + ab] += c * w_row[k];
+      double* out = w.cart + ab * ni;
+      for (int k = 0; k < ni; ++k) out[k] += c * w_row[k];
     }
   }
 }
@@ -277,7 +278,7 @@ QPT_HD void eri_quartet_class_lanes(const PairView& outer, const PairView& inner
   eri_quartet_class<Ko, Ki, 1>(outer, inner, arena, tables, w);
 }
 
-// w.cart = (inner|outer) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
+// w.cart = (outer|inner) over the cartesian products of the two pairs; needs L(outer) >= L(inner).
 QPT_HD void eri_quartet_cartesian(const PairView& outer, const PairView& inner, const double* arena,
                                   const EriClassTables& tables, EriWork& w) {
 #define QPT_ERI_CASE(KO, KI)                                    \

@@ -44,15 +44,15 @@ QPT_HD void cart_to_sph_axis(const double* in, double* out, int pre, int l, int 
   }
 }
 
-// The quartet's AO integrals [nc][nd][na][nb] of (inner|outer) (widths of the shells' AO blocks, inner pair
+// The quartet's AO integrals [na][nb][nc][nd] of (outer|inner) (widths of the shells' AO blocks, outer pair
 // first, each pair in its stored order: higher l first); returns a pointer into the work (w.cart or
 // w.transformed).
 QPT_HD const double* eri_quartet_ao(const PairView& outer, const PairView& inner, const double* arena,
                                     const EriClassTables& tables, bool spherical, EriWork& w) {
   eri_quartet_cartesian(outer, inner, arena, tables, w);
   if (!spherical) return w.cart;
-  const int ls[4] = {tables.classes[inner.klass].la, tables.classes[inner.klass].lb,
-                     tables.classes[outer.klass].la, tables.classes[outer.klass].lb};
+  const int ls[4] = {tables.classes[outer.klass].la, tables.classes[outer.klass].lb,
+                     tables.classes[inner.klass].la, tables.classes[inner.klass].lb};
   int widths[4];
   for (int k = 0; k < 4; ++k) widths[k] = cartesian_count(ls[k]);
   double* current = w.cart;
@@ -81,7 +81,7 @@ struct QuartetPlacement {
 
 // Adds one quartet's block (scaled by placement.scale) to J_half and K_half of a symmetric density, with the
 // widths of the last two shells fixed at compile time when FixedC, FixedD are nonzero (jk_quartet_update
-// picks them: the drivers put the outer pair there, whose widths are few).
+// picks them for the pairs of spherical s, p and d shells).
 template <int FixedC, int FixedD, typename Add>
 QPT_HD void jk_quartet_update_widths(const double* block, const QuartetPlacement& placement, const double* density,
                                      double* j_half, double* k_half, int64_t n, bool with_j, bool with_k, Add add) {
@@ -151,7 +151,7 @@ QPT_HD void jk_quartet_update(const double* block, const QuartetPlacement& place
     jk_quartet_update_widths<C, D>(block, placement, density, j_half, k_half, n, with_j, with_k, add);          \
     return;                                                                                                     \
   }
-  // The outer pairs of spherical s, p, d shells (higher l first).
+  // Pairs of spherical s, p, d shells (higher l first, as the drivers store them).
   QPT_JK_WIDTHS(1, 1) QPT_JK_WIDTHS(3, 1) QPT_JK_WIDTHS(3, 3) QPT_JK_WIDTHS(5, 1) QPT_JK_WIDTHS(5, 3)
   QPT_JK_WIDTHS(5, 5)
 #undef QPT_JK_WIDTHS
