@@ -10,7 +10,14 @@ Q_cd), a quartet is skipped when Q_ab Q_cd < `screening_threshold` (default 1e-1
 integrals), or when Q_ab Q_cd times the largest |D| it is contracted with (D_cd, D_ab for J; D_ac, D_ad,
 D_bc, D_bd for K; block maxima over the batch) is below screening_threshold * max|D|. The second test is
 relative to max|D|, so scaling D does not change what is skipped and the op stays exactly linear (which the
-VJP relies on). 0 turns both off.
+VJP relies on). 0 turns both off. Inside a pair, primitive pairs whose own Schwarz bound times the largest
+sum of bounds over any pair's primitive pairs is below screening_threshold / 100 are dropped (CPU; each
+dropped one changes any integral by less than that).
+
+How the engine is organised (csrc/include/qpt/eri_pairs.h, eri_md.h): each shell pair's primitive pairs and
+their Hermite expansion coefficients are built once per call; quartets run in class order, through kernels
+compiled per (outer class, inner class), with the higher-L pair outside and, on the CPU, four inner
+primitive pairs at a time in vector lanes.
 
 Numerics: the engine works in float64 whatever the dtype; float32 inputs are converted on entry and the
 results rounded to float32 on exit (the cart -> spherical table is passed in the inputs' dtype).
