@@ -106,11 +106,12 @@ struct EriWork {
 // computed for every lane and selected, so the loop has no branches.
 template <int L, int V>
 QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, double (&boys)[L + 1][V]) {
+  bool any_large = false;
   QPT_ERI_SIMD
   for (int v = 0; v < V; ++v) {
     const double t = T[v];
-    const bool tabulated = t < kBoysTableLimit;
-    const int point = tabulated ? static_cast<int>(t * (1.0 / kBoysGridStep) + 0.5) : 0;
+    any_large |= !(t < kBoysTableLimit);
+    const int point = t < kBoysTableLimit ? static_cast<int>(t * (1.0 / kBoysGridStep) + 0.5) : 0;
     const double s1 = point * kBoysGridStep - t;
     const double* row = table + point * kBoysTableOrders;
     const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;
@@ -123,15 +124,23 @@ QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, doub
                                                 s4 * s2 * (1.0 / 720),
                                                 s4 * s3 * (1.0 / 5040),
                                                 s4 * s4 * (1.0 / 40320)};
-    const double large = tabulated ? kBoysTableLimit : t;
-    const double half_over_t = 0.5 / large;
-    const double exp_minus_t = exp_nonpositive(-large);
-    double upward = 0.886226925452758014 * sqrt(1.0 / large);  // sqrt(pi)/2 / sqrt(T)
     for (int m = 0; m <= L; ++m) {
       const double* f = row + m;
       const double even = (f[0] * power[0] + f[2] * power[2]) + (f[4] * power[4] + f[6] * power[6]) + f[8] * power[8];
       const double odd = (f[1] * power[1] + f[3] * power[3]) + (f[5] * power[5] + f[7] * power[7]);
-      boys[m][v] = tabulated ? even + odd : upward;
+      boys[m][v] = even + odd;
+    }
+  }
+  if (!any_large) return;  // the exp below is as costly as the rest: only pay it when some lane needs it
+  QPT_ERI_SIMD
+  for (int v = 0; v < V; ++v) {
+    const bool large = !(T[v] < kBoysTableLimit);
+    const double t = large ? T[v] : kBoysTableLimit;
+    const double half_over_t = 0.5 / t;
+    const double exp_minus_t = exp_nonpositive(-t);
+    double upward = 0.886226925452758014 * sqrt(1.0 / t);  // sqrt(pi)/2 / sqrt(T)
+    for (int m = 0; m <= L; ++m) {
+      boys[m][v] = large ? upward : boys[m][v];
       upward = ((2 * m + 1) * upward - exp_minus_t) * half_over_t;
     }
   }
@@ -240,8 +249,8 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
         }
       }
     }
-    // cart[ab][cd] += sum_h W[cd][h] (-1)^|h| E^ab_h, term by term (sparse: a pair has far fewer terms than
-    // Hermite indices x products); each term's update is ni long, fixed at compile time.
+    // cart[ab][cd] += sum_h W[cd][h] (-1)^|h| E^ab_h over the terms of each product ab (sparse: a pair has far
+    // fewer terms than Hermite indices x products); each term's update is ni long, fixed at compile time.
     for (int k = 0; k < ni; ++k) {
       for (int h = 0; h < nho; ++h) {
         double sum = 0.0;
@@ -249,14 +258,20 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
         w.wt[h * ni + k] = tab.hermite_sign[h] * sum;
       }
     }
+    // Product by product, its row of inner products summed in registers over the product's terms.
     const double* coefficient = arena + bra.coefficients;
+    const int16_t* product_start = tab.product_start[Ko];
     QPT_ERI_UNROLL
-    for (int term = 0; term < outer_terms; ++term) {
-      const int ab = tab.term_product[outer_first + term];
-      const double* w_row = w.wt + tab.term_hermite[outer_first + term] * ni;
-      const double c = coefficient[term];
+    for (int ab = 0; ab < no; ++ab) {
+      double row[ni];
+      for (int k = 0; k < ni; ++k) row[k] = 0.0;
+      for (int term = product_start[ab]; term < product_start[ab + 1]; ++term) {
+        const double* w_row = w.wt + tab.term_hermite[outer_first + term] * ni;
+        const double c = coefficient[term];
+        for (int k = 0; k < ni; ++k) row[k] += c * w_row[k];
+      }
       double* out = w.cart + ab * ni;
-      for (int k = 0; k < ni; ++k) out[k] += c * w_row[k];
+      for (int k = 0; k < ni; ++k) out[k] += row[k];
     }
   }
 }

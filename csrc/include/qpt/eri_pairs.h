@@ -77,6 +77,9 @@ struct EriClassTables {
   int16_t term_product[kEriClassTerms];    // cartesian product a * nb + b of the term
   int16_t term_hermite[kEriClassTerms];    // canonical Hermite index of the term
   int16_t term_source[kEriClassTerms][3];  // flat indices of E^x_t, E^y_u, E^z_v in a HermiteTable
+  // Terms of product p of class k: product_start[k][p] .. product_start[k][p + 1] - 1, relative to the class's
+  // first term (terms are stored product by product).
+  int16_t product_start[kEriClasses][kEriMaxCartesian * kEriMaxCartesian + 1];
 };
 
 // Total angular momentum of a pair class.
@@ -159,6 +162,7 @@ QPT_HD constexpr EriClassTables make_eri_class_tables() {
         for (int b = 0; b < nb; ++b) {
           int pb[3] = {};
           cartesian_powers(lb, b, pb);
+          tables.product_start[pair_class(la, lb)][a * nb + b] = static_cast<int16_t>(term - pc.first);
           for (int t = 0; t <= pa[0] + pb[0]; ++t) {
             for (int u = 0; u <= pa[1] + pb[1]; ++u) {
               for (int v = 0; v <= pa[2] + pb[2]; ++v, ++term) {
@@ -173,6 +177,7 @@ QPT_HD constexpr EriClassTables make_eri_class_tables() {
         }
       }
       pc.count = term - pc.first;
+      tables.product_start[pair_class(la, lb)][na * nb] = static_cast<int16_t>(pc.count);
     }
   }
   return tables;
