@@ -278,7 +278,7 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
 
 // Lanes pay off from two inner primitive pairs on; a single one runs the one-lane code. Quartets of total L
 // above kEriLaneMaxL (rare in the bases this is for, and large to compile in lanes) always run one lane.
-constexpr int kEriLaneMaxL = 5;
+constexpr int kEriLaneMaxL = 6;
 
 template <int Ko, int Ki>
 QPT_HD void eri_quartet_class_lanes(const PairView& outer, const PairView& inner, const double* arena,
