@@ -34,6 +34,10 @@ namespace {
 // each integral it meets by at most factor * threshold (screen_primitive_pairs), well inside the error the
 // quartet screening already allows.
 constexpr double kPrimitiveThresholdFactor = 0.01;
+// Inside a quartet, primitive quartets whose Schwarz bound Q_bra Q_ket is below this fraction of the quartet
+// threshold are skipped: the test the quartet screening applies to whole quartets, applied to each term
+// (measured on uracil def2-svp: J/K vs PySCF 2.3e-12 -> 3.7e-12, 5% less time).
+constexpr double kPrimitiveQuartetFactor = 1.0;
 
 int width_of(const ShellLayout& layout, int64_t s) {
   return static_cast<int>(layout.ao_offsets[s + 1] - layout.ao_offsets[s]);
@@ -43,6 +47,7 @@ int width_of(const ShellLayout& layout, int64_t s) {
 std::unique_ptr<EriWork> new_work(const DirectBasis& basis) {
   std::unique_ptr<EriWork> work(new EriWork);  // default-initialised: 390 kB that every quartet overwrites
   work->boys_table = boys_table();
+  work->primitive_cutoff = 0.0;
   sph_sparse_fill(basis.sph_table, work->sph);
   return work;
 }
@@ -96,12 +101,17 @@ void screen_primitive_pairs(xla::ffi::ThreadPool& pool, const DirectBasis& basis
   });
   const double largest_sum = *std::max_element(pair_sum.begin(), pair_sum.end());
   for (DirectPair& pair : data.plan.pairs) {
+    PrimitivePair* prims = data.prims.data() + pair.prim_first;
     int kept = 0;
     for (int k = 0; k < pair.prim_count; ++k) {
       if (bound[pair.prim_first + k] * largest_sum < threshold) continue;
-      data.prims[pair.prim_first + kept++] = data.prims[pair.prim_first + k];
+      prims[kept] = prims[k];
+      prims[kept++].bound = bound[pair.prim_first + k];
     }
     pair.prim_count = kept;
+    // Largest bound first, for the engine's primitive-quartet cutoff (EriWork::primitive_cutoff).
+    std::stable_sort(prims, prims + kept,
+                     [](const PrimitivePair& x, const PrimitivePair& y) { return x.bound > y.bound; });
   }
 }
 
@@ -231,6 +241,7 @@ void jk_direct(xla::ffi::ThreadPool& pool, const DirectBasis& basis, double thre
   parallel_for_lanes(pool, static_cast<int64_t>(pairs.size()), lanes, [&](int64_t bra, int64_t lane) {
     if (!lane_work[lane]) {
       lane_work[lane] = new_work(basis);
+      lane_work[lane]->primitive_cutoff = kPrimitiveQuartetFactor * threshold;
       j_half[lane].assign(with_j ? half_size : 0, 0.0);
       k_half[lane].assign(with_k ? half_size : 0, 0.0);
     }

@@ -111,6 +111,7 @@ __global__ void schwarz_bounds(DirectLaunch<T> l, Work w) {
   if (worker >= kDirectWorkers) return;
   EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
+  s.primitive_cutoff = 0.0;  // primitive pairs carry no bounds on the GPU (kUnscreened)
   sph_sparse_fill(w.sph_table, s.sph);
   for (int64_t p = worker; p < l.npair; p += kDirectWorkers) {
     const DirectPair pair = l.pairs[p];
@@ -145,6 +146,7 @@ __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
   if (worker >= kDirectWorkers) return;
   EriWork& s = w.scratch[worker];
   s.boys_table = l.boys_table;
+  s.primitive_cutoff = 0.0;  // primitive pairs carry no bounds on the GPU (kUnscreened)
   sph_sparse_fill(w.sph_table, s.sph);
   const int64_t nshell = l.nshell, n = l.nao;
   double largest_density = 0.0;

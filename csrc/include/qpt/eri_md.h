@@ -80,6 +80,9 @@ QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
 // the Boys table and fills `sph` (sph_sparse_fill) before the first quartet.
 struct EriWork {
   const double* boys_table;  // boys_table_fill's table, or null for the series
+  // Primitive quartets whose bound(bra) bound(ket) is below this are skipped (0: none). Each pair's primitive
+  // pairs must then be sorted by bound, largest first (the CPU driver does), so the loops stop at the first.
+  double primitive_cutoff;
   SphSparse sph;
   double rmat[kEriMaxPairHermite * kEriMaxPairHermite * kEriLanes];         // [inner h][outer h][lane]
   double w_lanes[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite * kEriLanes];  // [inner product][outer h][lane]
@@ -208,16 +211,19 @@ QPT_HD void eri_quartet_class(const PairView& outer, const PairView& inner, cons
   for (int k = 0; k < no * ni; ++k) w.cart[k] = 0.0;
   for (int po = 0; po < outer.count; ++po) {
     const PrimitivePair& bra = outer.prims[po];
+    int inner_count = inner.count;
+    while (inner_count > 0 && bra.bound * inner.prims[inner_count - 1].bound < w.primitive_cutoff) --inner_count;
+    if (inner_count == 0) break;  // and for every later (smaller) outer primitive pair too
     for (int k = 0; k < ni * nho; ++k) {
       for (int v = 0; v < V; ++v) w_lanes[k][v] = 0.0;
     }
-    for (int first = 0; first < inner.count; first += V) {
+    for (int first = 0; first < inner_count; first += V) {
       // Lanes past the last inner primitive pair repeat it with weight 0.
       double x[3][V], T[V], alpha[V], scale[V];
       const double* coefficient[V];
       for (int v = 0; v < V; ++v) {
-        const bool real = first + v < inner.count;
-        const PrimitivePair& ket = inner.prims[real ? first + v : inner.count - 1];
+        const bool real = first + v < inner_count;
+        const PrimitivePair& ket = inner.prims[real ? first + v : inner_count - 1];
         const double p = bra.p, q = ket.p;
         for (int c = 0; c < 3; ++c) x[c][v] = ket.center[c] - bra.center[c];
         const double inverse_sum = 1.0 / (p + q);

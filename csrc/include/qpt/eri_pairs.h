@@ -233,8 +233,12 @@ struct PrimitivePair {
   double p;
   double center[3];
   double weight_over_p;
+  double bound;  // Schwarz bound sqrt(max |(k|k)|) of this primitive pair, or kUnscreened when not computed
   int64_t coefficients;
 };
+
+// PrimitivePair::bound of primitive pairs whose bound was not computed: never screened.
+constexpr double kUnscreened = 1e300;
 
 // A shell pair as the quartet engine reads it.
 struct PairView {
@@ -259,6 +263,7 @@ QPT_HD void primitive_pairs_fill(const EriShell& a, const EriShell& b, const Eri
       PrimitivePair& pair = prims[k];
       pair.p = p;
       pair.weight_over_p = a.coefficients[i] * b.coefficients[j] * exp(-alpha * beta / p * ab2) / p;
+      pair.bound = kUnscreened;
       pair.coefficients = coefficient_start + static_cast<int64_t>(k) * pc.count;
       for (int x = 0; x < 3; ++x) {
         pair.center[x] = (alpha * a.center[x] + beta * b.center[x]) / p;

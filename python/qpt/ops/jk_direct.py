@@ -12,7 +12,8 @@ D_bc, D_bd for K; block maxima over the batch) is below screening_threshold * ma
 relative to max|D|, so scaling D does not change what is skipped and the op stays exactly linear (which the
 VJP relies on). 0 turns both off. Inside a pair, primitive pairs whose own Schwarz bound times the largest
 sum of bounds over any pair's primitive pairs is below screening_threshold / 100 are dropped (CPU; each
-dropped one changes any integral by less than that).
+dropped one changes any integral by less than that), and inside a quartet each primitive quartet whose own
+bound is below screening_threshold is skipped.
 
 How the engine is organised (csrc/include/qpt/eri_pairs.h, eri_md.h): each shell pair's primitive pairs and
 their Hermite expansion coefficients are built once per call; quartets run in class order, through kernels
