@@ -45,7 +45,7 @@ int width_of(const ShellLayout& layout, int64_t s) {
 
 // Work buffers wired to the process-wide Boys table (built on first use; static init is thread-safe).
 std::unique_ptr<EriWork> new_work(const DirectBasis& basis) {
-  std::unique_ptr<EriWork> work(new EriWork);  // default-initialised: 390 kB that every quartet overwrites
+  std::unique_ptr<EriWork> work(new EriWork);  // default-initialised: 720 kB that every quartet overwrites
   work->boys_table = boys_table();
   work->primitive_cutoff = 0.0;
   sph_sparse_fill(basis.sph_table, work->sph);

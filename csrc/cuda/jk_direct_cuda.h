@@ -2,7 +2,7 @@
 //
 // One geometry per launch. The host plans the shell pairs (qpt/eri_pair_plan.h: order, storage); one thread
 // per pair fills its primitive-pair data on the device. Each of `kDirectWorkers` threads owns an EriWork in
-// device memory (about 390 kB, sized for (ff|ff)) and walks bra shell pairs worker, worker + kDirectWorkers,
+// device memory (about 350 kB, sized for (ff|ff)) and walks bra shell pairs worker, worker + kDirectWorkers,
 // ...; J/K halves are accumulated with atomicAdd in float64, so GPU results are not bitwise reproducible
 // (summation order varies), unlike the CPU's. Primitive pairs are not screened on the GPU (the CPU drops the
 // negligible ones), so the two differ by at most the primitive screening's bound.

@@ -23,8 +23,10 @@
 //                                   cart[ab][cd] += sum_tuv (-1)^(t+u+v) E^ab_tuv W[cd][tuv]
 // The per-primitive-quartet work, nH(L_outer) x terms(inner), is smaller with the higher L outside (terms
 // grow faster with L than Hermite counts do), which is why the caller orders each quartet that way. The
-// kernel is a template on (L_outer, L_inner), so the Hermite loop lengths and R's recurrence are fixed at
-// compile time; the term lists (which depend on how L splits into la + lb) stay data.
+// kernel is a template on (outer class, inner class), so every loop length is fixed at compile time, and the
+// class tables are compile-time constants on the host (eri_pairs.h), so unrolled loops index fixed
+// addresses. On the CPU, kEriLanes inner primitive pairs go through Boys, R and the inner terms side by
+// side in vector lanes.
 //
 // Cartesian components follow PySCF's order and a shell's functions are x^a y^b z^c sum_p c_p exp(-alpha_p r^2)
 // with every normalisation in the coefficients (qpt.system.basis.BasisShells): PySCF's cartesian integrals.
@@ -76,8 +78,9 @@ QPT_HD void sph_sparse_fill(const double* sph_table, SphSparse& sph) {
   }
 }
 
-// Working memory of one quartet evaluation (about 390 kB): owned per thread/lane by the caller, which sets
-// the Boys table and fills `sph` (sph_sparse_fill) before the first quartet.
+// Working memory of one quartet evaluation (about 720 kB with 4 lanes, 350 kB on the GPU): owned per
+// thread/lane by the caller, which sets the Boys table and the cutoff and fills `sph` (sph_sparse_fill) before
+// the first quartet.
 struct EriWork {
   const double* boys_table;  // boys_table_fill's table, or null for the series
   // Primitive quartets whose bound(bra) bound(ket) is below this are skipped (0: none). Each pair's primitive
@@ -85,7 +88,7 @@ struct EriWork {
   double primitive_cutoff;
   SphSparse sph;
   double rmat[kEriMaxPairHermite * kEriMaxPairHermite * kEriLanes];         // [inner h][outer h][lane]
-  double w_lanes[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite * kEriLanes];  // [inner product][outer h][lane]
+  double w_lanes[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite * kEriLanes];  // [cd][outer h][lane]
   double wt[kEriMaxCartesian * kEriMaxCartesian * kEriMaxPairHermite];     // [outer h][inner product]
   double cart[kEriMaxQuartet];                                              // [a][b][c][d] (outer, inner)
   double transformed[kEriMaxQuartet];                                       // spherical transform buffer
@@ -105,8 +108,8 @@ struct EriWork {
 #endif
 
 // F_m(T[v]) for m <= L into boys[m][v]: the table's Taylor series below kBoysTableLimit, above it
-// F_0 = sqrt(pi / T) / 2 (erf(sqrt(T)) = 1 - erfc(6) rounds to 1 there) and the upward recursion, both
-// computed for every lane and selected, so the loop has no branches.
+// F_0 = sqrt(pi / T) / 2 (erf(sqrt(T)) = 1 - erfc(6) rounds to 1 there) and the upward recursion. Each part
+// runs over all lanes and selects per lane (vector code); the second only when some lane needs it.
 template <int L, int V>
 QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, double (&boys)[L + 1][V]) {
   bool any_large = false;
@@ -154,9 +157,9 @@ QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, doub
 // its table axis. Orders alternate between the two halves of `levels`, small local arrays (the recurrence
 // is a chain through all orders, so where its values live sets its speed).
 template <int L, int V>
-QPT_HD QPT_GTO_INLINE void hermite_integrals(const double* scale, const double* alpha, const double (&x)[3][V], const double* T,
-                              const EriClassTables& tab, const double* boys_table,
-                              double (&levels)[2][hermite_count(L)][V]) {
+QPT_HD QPT_GTO_INLINE void hermite_integrals(const double* scale, const double* alpha, const double (&x)[3][V],
+                                             const double* T, const EriClassTables& tab, const double* boys_table,
+                                             double (&levels)[2][hermite_count(L)][V]) {
   double boys[L + 1][V];
   boys_lanes<L, V>(T, boys_table, boys);
   QPT_ERI_SIMD
@@ -309,13 +312,19 @@ QPT_HD void eri_quartet_cartesian(const PairView& outer, const PairView& inner, 
   // Class pairs (outer, inner) with L(outer) >= L(inner); classes 0 ss, 1 ps, 2 pp, 3 ds, 4 dp, 5 dd, 6 fs,
   // 7 fp, 8 fd, 9 ff have L = 0 1 2 2 3 4 3 4 5 6.
   switch (outer.klass * 16 + inner.klass) {
-    QPT_ERI_CASE(0, 0) QPT_ERI_CASE(1, 0) QPT_ERI_CASE(2, 0) QPT_ERI_CASE(3, 0) QPT_ERI_CASE(4, 0) QPT_ERI_CASE(5, 0) QPT_ERI_CASE(6, 0) QPT_ERI_CASE(7, 0) QPT_ERI_CASE(8, 0) QPT_ERI_CASE(9, 0)
-    QPT_ERI_CASE(1, 1) QPT_ERI_CASE(2, 1) QPT_ERI_CASE(3, 1) QPT_ERI_CASE(4, 1) QPT_ERI_CASE(5, 1) QPT_ERI_CASE(6, 1) QPT_ERI_CASE(7, 1) QPT_ERI_CASE(8, 1) QPT_ERI_CASE(9, 1)
-    QPT_ERI_CASE(2, 2) QPT_ERI_CASE(3, 2) QPT_ERI_CASE(4, 2) QPT_ERI_CASE(5, 2) QPT_ERI_CASE(6, 2) QPT_ERI_CASE(7, 2) QPT_ERI_CASE(8, 2) QPT_ERI_CASE(9, 2)
-    QPT_ERI_CASE(2, 3) QPT_ERI_CASE(3, 3) QPT_ERI_CASE(4, 3) QPT_ERI_CASE(5, 3) QPT_ERI_CASE(6, 3) QPT_ERI_CASE(7, 3) QPT_ERI_CASE(8, 3) QPT_ERI_CASE(9, 3)
-    QPT_ERI_CASE(4, 4) QPT_ERI_CASE(5, 4) QPT_ERI_CASE(6, 4) QPT_ERI_CASE(7, 4) QPT_ERI_CASE(8, 4) QPT_ERI_CASE(9, 4)
+    QPT_ERI_CASE(0, 0) QPT_ERI_CASE(1, 0) QPT_ERI_CASE(2, 0) QPT_ERI_CASE(3, 0) QPT_ERI_CASE(4, 0)
+    QPT_ERI_CASE(5, 0) QPT_ERI_CASE(6, 0) QPT_ERI_CASE(7, 0) QPT_ERI_CASE(8, 0) QPT_ERI_CASE(9, 0)
+    QPT_ERI_CASE(1, 1) QPT_ERI_CASE(2, 1) QPT_ERI_CASE(3, 1) QPT_ERI_CASE(4, 1) QPT_ERI_CASE(5, 1)
+    QPT_ERI_CASE(6, 1) QPT_ERI_CASE(7, 1) QPT_ERI_CASE(8, 1) QPT_ERI_CASE(9, 1)
+    QPT_ERI_CASE(2, 2) QPT_ERI_CASE(3, 2) QPT_ERI_CASE(4, 2) QPT_ERI_CASE(5, 2) QPT_ERI_CASE(6, 2)
+    QPT_ERI_CASE(7, 2) QPT_ERI_CASE(8, 2) QPT_ERI_CASE(9, 2)
+    QPT_ERI_CASE(2, 3) QPT_ERI_CASE(3, 3) QPT_ERI_CASE(4, 3) QPT_ERI_CASE(5, 3) QPT_ERI_CASE(6, 3)
+    QPT_ERI_CASE(7, 3) QPT_ERI_CASE(8, 3) QPT_ERI_CASE(9, 3)
+    QPT_ERI_CASE(4, 4) QPT_ERI_CASE(5, 4) QPT_ERI_CASE(6, 4) QPT_ERI_CASE(7, 4) QPT_ERI_CASE(8, 4)
+    QPT_ERI_CASE(9, 4)
     QPT_ERI_CASE(5, 5) QPT_ERI_CASE(7, 5) QPT_ERI_CASE(8, 5) QPT_ERI_CASE(9, 5)
-    QPT_ERI_CASE(4, 6) QPT_ERI_CASE(5, 6) QPT_ERI_CASE(6, 6) QPT_ERI_CASE(7, 6) QPT_ERI_CASE(8, 6) QPT_ERI_CASE(9, 6)
+    QPT_ERI_CASE(4, 6) QPT_ERI_CASE(5, 6) QPT_ERI_CASE(6, 6) QPT_ERI_CASE(7, 6) QPT_ERI_CASE(8, 6)
+    QPT_ERI_CASE(9, 6)
     QPT_ERI_CASE(5, 7) QPT_ERI_CASE(7, 7) QPT_ERI_CASE(8, 7) QPT_ERI_CASE(9, 7)
     QPT_ERI_CASE(8, 8) QPT_ERI_CASE(9, 8)
     QPT_ERI_CASE(9, 9)

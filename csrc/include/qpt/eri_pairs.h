@@ -44,7 +44,9 @@ QPT_HD constexpr int class_term_count(int la, int lb) {
   for (int ax = la; ax >= 0; --ax)
     for (int az = 0; az <= la - ax; ++az)
       for (int bx = lb; bx >= 0; --bx)
-        for (int bz = 0; bz <= lb - bx; ++bz) count += (ax + bx + 1) * (la - ax - az + lb - bx - bz + 1) * (az + bz + 1);
+        for (int bz = 0; bz <= lb - bx; ++bz) {
+          count += (ax + bx + 1) * (la - ax - az + lb - bx - bz + 1) * (az + bz + 1);
+        }
   return count;
 }
 
