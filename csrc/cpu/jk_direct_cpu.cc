@@ -72,10 +72,7 @@ void fill_pair(const DirectBasis& basis, const DirectPair& pair, PairData& data)
 double schwarz_bound(const DirectBasis& basis, const PairView& view, const DirectPair& pair, const double* arena,
                      EriWork& work) {
   const double* block = eri_quartet_ao(view, view, arena, eri_class_tables(), basis.layout.spherical, work);
-  const int width = width_of(basis.layout, pair.a) * width_of(basis.layout, pair.b);
-  double largest = 0.0;
-  for (int i = 0; i < width; ++i) largest = std::max(largest, std::abs(block[i * width + i]));
-  return std::sqrt(largest);
+  return schwarz_bound_of_block(block, width_of(basis.layout, pair.a) * width_of(basis.layout, pair.b));
 }
 
 // Primitive-pair screening. Dropping primitive pair k of pair AB changes any (AB|CD) by at most
@@ -136,14 +133,11 @@ std::vector<double> eri_quartet_block(const DirectBasis& basis, const int64_t sh
   PairData data;
   PairView views[2];
   for (int side = 0; side < 2; ++side) {
-    const int64_t a = shells[order[2 * side]], b = shells[order[2 * side + 1]];
-    const int klass = pair_class(static_cast<int>(layout.angular[a]), static_cast<int>(layout.angular[b]));
-    const int prims = static_cast<int>((layout.prim_offsets[a + 1] - layout.prim_offsets[a]) *
-                                       (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
-    data.plan.pairs.push_back({a, b, klass, prims, data.plan.prim_total, data.plan.coefficient_total, 0.0});
-    data.plan.prim_total += prims;
-    data.plan.coefficient_total += static_cast<int64_t>(prims) * tables.classes[klass].count;
+    // direct_pair orients the pair by the same rule as `order` above.
+    data.plan.pairs.push_back(direct_pair(layout, shells[2 * side], shells[2 * side + 1]));
   }
+  if (order[0] >= 2) std::swap(data.plan.pairs[0], data.plan.pairs[1]);  // the second pair goes outside
+  for (DirectPair& pair : data.plan.pairs) place_direct_pair(data.plan, pair);
   data.prims.resize(data.plan.prim_total);
   data.arena.resize(data.plan.coefficient_total);
   for (int side = 0; side < 2; ++side) {

@@ -104,23 +104,28 @@ __device__ const double* quartet(const DirectLaunch<T>& l, const Work& w, const 
   return eri_quartet_ao(view_of(outer, w), view_of(inner, w), w.arena, *l.tables, l.spherical, s);
 }
 
+// A worker's EriWork, set up for its first quartet.
+template <typename T>
+__device__ EriWork& worker_work(const DirectLaunch<T>& l, const Work& w, int64_t worker) {
+  EriWork& s = w.scratch[worker];
+  s.boys_table = l.boys_table;
+  s.primitive_cutoff = 0.0;  // primitive pairs carry no bounds on the GPU (kUnscreened)
+  sph_sparse_fill(w.sph_table, s.sph);
+  return s;
+}
+
 // One thread per worker: Schwarz bounds of pairs worker, worker + kDirectWorkers, ...
 template <typename T>
 __global__ void schwarz_bounds(DirectLaunch<T> l, Work w) {
   const int64_t worker = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (worker >= kDirectWorkers) return;
-  EriWork& s = w.scratch[worker];
-  s.boys_table = l.boys_table;
-  s.primitive_cutoff = 0.0;  // primitive pairs carry no bounds on the GPU (kUnscreened)
-  sph_sparse_fill(w.sph_table, s.sph);
+  EriWork& s = worker_work(l, w, worker);
   for (int64_t p = worker; p < l.npair; p += kDirectWorkers) {
     const DirectPair pair = l.pairs[p];
     const double* block = quartet(l, w, pair, pair, s);
     const int wa = int(l.ao_offsets[pair.a + 1] - l.ao_offsets[pair.a]);
     const int wb = int(l.ao_offsets[pair.b + 1] - l.ao_offsets[pair.b]);
-    double largest = 0.0;
-    for (int i = 0; i < wa * wb; ++i) largest = fmax(largest, fabs(block[i * wa * wb + i]));
-    w.bounds[p] = sqrt(largest);
+    w.bounds[p] = schwarz_bound_of_block(block, wa * wb);
   }
 }
 
@@ -144,10 +149,7 @@ template <typename T>
 __global__ void contract_quartets(DirectLaunch<T> l, Work w) {
   const int64_t worker = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (worker >= kDirectWorkers) return;
-  EriWork& s = w.scratch[worker];
-  s.boys_table = l.boys_table;
-  s.primitive_cutoff = 0.0;  // primitive pairs carry no bounds on the GPU (kUnscreened)
-  sph_sparse_fill(w.sph_table, s.sph);
+  EriWork& s = worker_work(l, w, worker);
   const int64_t nshell = l.nshell, n = l.nao;
   double largest_density = 0.0;
   for (int64_t x = 0; x < nshell * nshell; ++x) largest_density = fmax(largest_density, w.block_density[x]);

@@ -39,34 +39,39 @@ constexpr double kBoysTableLimit = 36.0;
 constexpr int kBoysGridPoints = 362;
 constexpr int kBoysTableSize = kBoysGridPoints * kBoysTableOrders;
 
+// values[m * stride] = F_m(T) for m = 0..m_max and T < kBoysTableLimit, from boys_table_fill's table: every
+// order from its own Taylor series, m_max + 1 independent 9-term dot products, no exp and no division, so the
+// orders evaluate in parallel (the downward recursion is a dependent chain of them). The powers come from a
+// shallow product tree and each sum from two interleaved halves, keeping the dependency chains short: this
+// sits at the head of every primitive quartet.
+QPT_HD void boys_from_table(int m_max, double T, const double* table, double* values, int stride = 1) {
+  const int point = static_cast<int>(T * (1.0 / kBoysGridStep) + 0.5);
+  const double s1 = point * kBoysGridStep - T;
+  const double* row = table + point * kBoysTableOrders;
+  const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;
+  const double power[kBoysTaylorOrder + 1] = {1.0,
+                                              s1,
+                                              s2 * (1.0 / 2),
+                                              s3 * (1.0 / 6),
+                                              s4 * (1.0 / 24),
+                                              s4 * s1 * (1.0 / 120),
+                                              s4 * s2 * (1.0 / 720),
+                                              s4 * s3 * (1.0 / 5040),
+                                              s4 * s4 * (1.0 / 40320)};
+  static_assert(kBoysTaylorOrder == 8, "the power table above is written out for order 8");
+  for (int m = 0; m <= m_max; ++m) {
+    const double* f = row + m;
+    const double even = (f[0] * power[0] + f[2] * power[2]) + (f[4] * power[4] + f[6] * power[6]) + f[8] * power[8];
+    const double odd = (f[1] * power[1] + f[3] * power[3]) + (f[5] * power[5] + f[7] * power[7]);
+    values[m * stride] = even + odd;
+  }
+}
+
 // values[m] = F_m(T) for m = 0..m_max (m_max <= kBoysMaxOrder, T >= 0); `table` from boys_table_fill or null
 // (series; the table's own source).
 QPT_HD void boys_function(int m_max, double T, double* values, const double* table = nullptr) {
   if (table != nullptr && T < kBoysTableLimit) {
-    // Every order from its own Taylor series: m_max + 1 independent 9-term dot products, no exp and no
-    // division, so the orders evaluate in parallel (the downward recursion is a dependent chain of them).
-    // The powers come from a shallow product tree and each sum from two interleaved halves, keeping the
-    // dependency chains short: this sits at the head of every primitive quartet.
-    const int point = static_cast<int>(T * (1.0 / kBoysGridStep) + 0.5);
-    const double s1 = point * kBoysGridStep - T;
-    const double* row = table + point * kBoysTableOrders;
-    const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;
-    const double power[kBoysTaylorOrder + 1] = {1.0,
-                                                s1,
-                                                s2 * (1.0 / 2),
-                                                s3 * (1.0 / 6),
-                                                s4 * (1.0 / 24),
-                                                s4 * s1 * (1.0 / 120),
-                                                s4 * s2 * (1.0 / 720),
-                                                s4 * s3 * (1.0 / 5040),
-                                                s4 * s4 * (1.0 / 40320)};
-    static_assert(kBoysTaylorOrder == 8, "the power table above is written out for order 8");
-    for (int m = 0; m <= m_max; ++m) {
-      const double* f = row + m;
-      const double even = (f[0] * power[0] + f[2] * power[2]) + (f[4] * power[4] + f[6] * power[6]) + f[8] * power[8];
-      const double odd = (f[1] * power[1] + f[3] * power[3]) + (f[5] * power[5] + f[7] * power[7]);
-      values[m] = even + odd;
-    }
+    boys_from_table(m_max, T, table, values);
     return;
   }
   const double exp_minus_t = exp(-T);

@@ -117,25 +117,7 @@ QPT_HD QPT_GTO_INLINE void boys_lanes(const double* T, const double* table, doub
   for (int v = 0; v < V; ++v) {
     const double t = T[v];
     any_large |= !(t < kBoysTableLimit);
-    const int point = t < kBoysTableLimit ? static_cast<int>(t * (1.0 / kBoysGridStep) + 0.5) : 0;
-    const double s1 = point * kBoysGridStep - t;
-    const double* row = table + point * kBoysTableOrders;
-    const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;
-    const double power[kBoysTaylorOrder + 1] = {1.0,
-                                                s1,
-                                                s2 * (1.0 / 2),
-                                                s3 * (1.0 / 6),
-                                                s4 * (1.0 / 24),
-                                                s4 * s1 * (1.0 / 120),
-                                                s4 * s2 * (1.0 / 720),
-                                                s4 * s3 * (1.0 / 5040),
-                                                s4 * s4 * (1.0 / 40320)};
-    for (int m = 0; m <= L; ++m) {
-      const double* f = row + m;
-      const double even = (f[0] * power[0] + f[2] * power[2]) + (f[4] * power[4] + f[6] * power[6]) + f[8] * power[8];
-      const double odd = (f[1] * power[1] + f[3] * power[3]) + (f[5] * power[5] + f[7] * power[7]);
-      boys[m][v] = even + odd;
-    }
+    boys_from_table(L, t < kBoysTableLimit ? t : 0.0, table, &boys[0][v], V);  // large T: replaced below
   }
   if (!any_large) return;  // the exp below is as costly as the rest: only pay it when some lane needs it
   QPT_ERI_SIMD

@@ -33,29 +33,35 @@ struct DirectPairPlan {
 
 inline const EriClassTables& eri_class_tables() { return kEriClassTables; }
 
+// The pair of shells x and y, the one of higher l first (x when equal), not yet placed in a plan.
+inline DirectPair direct_pair(const ShellLayout& layout, int64_t x, int64_t y) {
+  const bool swap = layout.angular[y] > layout.angular[x];
+  const int64_t a = swap ? y : x, b = swap ? x : y;
+  const int klass = pair_class(static_cast<int>(layout.angular[a]), static_cast<int>(layout.angular[b]));
+  const int prims = static_cast<int>((layout.prim_offsets[a + 1] - layout.prim_offsets[a]) *
+                                     (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
+  return {a, b, klass, prims, 0, 0, 0.0};
+}
+
+// Gives `pair` the next free place in the plan's primitive-pair array and coefficient arena.
+inline void place_direct_pair(DirectPairPlan& plan, DirectPair& pair) {
+  pair.prim_first = plan.prim_total;
+  pair.coefficient_first = plan.coefficient_total;
+  plan.prim_total += pair.prim_count;
+  plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * eri_class_tables().classes[pair.klass].count;
+}
+
 inline DirectPairPlan plan_direct_pairs(const ShellLayout& layout) {
   const EriClassTables& tables = eri_class_tables();
   DirectPairPlan plan;
   for (int64_t i = 0; i < layout.nshell; ++i) {
-    for (int64_t j = 0; j <= i; ++j) {
-      const bool swap = layout.angular[j] > layout.angular[i];
-      const int64_t a = swap ? j : i, b = swap ? i : j;
-      const int klass = pair_class(static_cast<int>(layout.angular[a]), static_cast<int>(layout.angular[b]));
-      const int prims = static_cast<int>((layout.prim_offsets[a + 1] - layout.prim_offsets[a]) *
-                                         (layout.prim_offsets[b + 1] - layout.prim_offsets[b]));
-      plan.pairs.push_back({a, b, klass, prims, 0, 0, 0.0});
-    }
+    for (int64_t j = 0; j <= i; ++j) plan.pairs.push_back(direct_pair(layout, i, j));
   }
   std::stable_sort(plan.pairs.begin(), plan.pairs.end(), [&](const DirectPair& x, const DirectPair& y) {
     const int lx = class_l(tables, x.klass), ly = class_l(tables, y.klass);
     return lx != ly ? lx < ly : x.klass < y.klass;
   });
-  for (DirectPair& pair : plan.pairs) {
-    pair.prim_first = plan.prim_total;
-    pair.coefficient_first = plan.coefficient_total;
-    plan.prim_total += pair.prim_count;
-    plan.coefficient_total += static_cast<int64_t>(pair.prim_count) * tables.classes[pair.klass].count;
-  }
+  for (DirectPair& pair : plan.pairs) place_direct_pair(plan, pair);
   return plan;
 }
 

@@ -72,6 +72,13 @@ QPT_HD const double* eri_quartet_ao(const PairView& outer, const PairView& inner
   return current;
 }
 
+// Schwarz bound sqrt(max_i |(ii|ii)|) of a pair from its (pair|pair) block, `width` AO products per side.
+QPT_HD double schwarz_bound_of_block(const double* block, int width) {
+  double largest = 0.0;
+  for (int i = 0; i < width; ++i) largest = fmax(largest, fabs(block[i * width + i]));
+  return sqrt(largest);
+}
+
 // Where a quartet's AO block sits: first AO and width of each shell, and its 8-fold degeneracy scale.
 struct QuartetPlacement {
   int64_t first[4];
