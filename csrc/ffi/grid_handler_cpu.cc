@@ -1,6 +1,7 @@
 // XLA FFI handlers of the grid kernels on the CPU: check shapes, dispatch on dtype, and run the threaded
 // drivers once per distinct geometry with all the densities (or potentials) that use it.
 #include "cpu/grid_cpu.h"
+#include "ffi/basis_values.h"
 #include "ffi/grid_handlers.h"
 #include "ffi/grid_shapes.h"
 
@@ -52,6 +53,7 @@ ffi::Error density_on_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers
       !error.success()) {
     return error;
   }
+  if (auto error = ffi_shapes::check_host_basis(op, centers, exponents, coefficients); !error.success()) return error;
   if (density.element_type() == ffi::DataType::F64) {
     run_density<double>(pool, call, centers, exponents, coefficients, coords, sph_table, density, threshold,
                         rho->typed_data<double>(), grad_rho->typed_data<double>());
@@ -94,6 +96,7 @@ ffi::Error potential_matrix_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer center
       !error.success()) {
     return error;
   }
+  if (auto error = ffi_shapes::check_host_basis(op, centers, exponents, coefficients); !error.success()) return error;
   if (v_rho.element_type() == ffi::DataType::F64) {
     run_potential<double>(pool, call, centers, exponents, coefficients, coords, sph_table, v_rho, v_grad, threshold,
                           potential->typed_data<double>());
@@ -118,6 +121,7 @@ ffi::Error grid_screening_counts_cpu_impl(ffi::AnyBuffer centers, ffi::AnyBuffer
       !error.success()) {
     return error;
   }
+  if (auto error = ffi_shapes::check_host_basis(op, centers, exponents, coefficients); !error.success()) return error;
   if (call.batch.outputs != 1 || counts->element_count() != 7) {
     return ffi::Error::InvalidArgument(op + ": one geometry in, 7 counts out");
   }

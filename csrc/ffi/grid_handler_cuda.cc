@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/grid_cuda.h"
+#include "ffi/basis_values_cuda.h"
 #include "ffi/grid_handlers.h"
 #include "ffi/grid_shapes.h"
 
@@ -65,6 +66,9 @@ ffi::Error density_on_grid_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator 
       !error.success()) {
     return error;
   }
+  if (auto error = ffi_shapes::check_device_basis(op, stream, centers, exponents, coefficients); !error.success()) {
+    return error;
+  }
   if (density.element_type() == ffi::DataType::F64) {
     return run_density<double>(stream, scratch, call, centers, exponents, coefficients, coords, sph_table, density,
                                threshold, rho->typed_data<double>(), grad_rho->typed_data<double>());
@@ -109,6 +113,9 @@ ffi::Error potential_matrix_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator
   if (auto error = ffi_shapes::potential_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
                                               coefficients, coords, sph_table, v_rho, v_grad, *potential, &call);
       !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_device_basis(op, stream, centers, exponents, coefficients); !error.success()) {
     return error;
   }
   if (v_rho.element_type() == ffi::DataType::F64) {

@@ -2,6 +2,7 @@
 // engine's float64 (and results back), and runs the threaded driver once per distinct geometry with all the
 // densities that use it.
 #include "cpu/jk_direct_cpu.h"
+#include "ffi/basis_values.h"
 #include "ffi/jk_direct_shapes.h"
 #include "ffi/jk_handlers.h"
 
@@ -61,6 +62,7 @@ ffi::Error jk_direct_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, ffi:
       !error.success()) {
     return error;
   }
+  if (auto error = ffi_shapes::check_host_basis(op, centers, exponents, coefficients); !error.success()) return error;
   if (density.element_type() == ffi::DataType::F64) {
     run_direct<double>(pool, call, centers, exponents, coefficients, sph_table, density, threshold, with_j, with_k,
                        coulomb->typed_data<double>(), exchange->typed_data<double>());

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/jk_direct_cuda.h"
+#include "ffi/basis_values_cuda.h"
 #include "ffi/jk_direct_shapes.h"
 #include "ffi/jk_handlers.h"
 #include "qpt/boys.h"
@@ -107,10 +108,14 @@ ffi::Error jk_direct_cuda_impl(cudaStream_t stream, ffi::ScratchAllocator scratc
                                ffi::Span<const int64_t> prim_offsets, bool spherical, double threshold, bool with_j,
                                bool with_k, ffi::Result<ffi::AnyBuffer> coulomb,
                                ffi::Result<ffi::AnyBuffer> exchange) {
+  const std::string op = "qpt jk_direct";
   ffi_shapes::DirectCall call;
-  if (auto error = ffi_shapes::direct_call("qpt jk_direct", angular, prim_offsets, spherical, threshold, centers,
-                                           exponents, coefficients, sph_table, density, *coulomb, *exchange, &call);
+  if (auto error = ffi_shapes::direct_call(op, angular, prim_offsets, spherical, threshold, centers, exponents,
+                                           coefficients, sph_table, density, *coulomb, *exchange, &call);
       !error.success()) {
+    return error;
+  }
+  if (auto error = ffi_shapes::check_device_basis(op, stream, centers, exponents, coefficients); !error.success()) {
     return error;
   }
   if (density.element_type() == ffi::DataType::F64) {

@@ -45,7 +45,11 @@ constexpr int kBoysTableSize = kBoysGridPoints * kBoysTableOrders;
 // shallow product tree and each sum from two interleaved halves, keeping the dependency chains short: this
 // sits at the head of every primitive quartet.
 QPT_HD void boys_from_table(int m_max, double T, const double* table, double* values, int stride = 1) {
-  const int point = static_cast<int>(T * (1.0 / kBoysGridStep) + 0.5);
+  // The index is clamped so that no T (negative, NaN, past the limit) reads outside the table; the handlers
+  // refuse the inputs that would produce such a T (non-positive or non-finite exponents, non-finite centres).
+  const double position = T * (1.0 / kBoysGridStep) + 0.5;
+  const int point = position > 0.0 ? (position < kBoysGridPoints - 1 ? static_cast<int>(position) : kBoysGridPoints - 1)
+                                    : 0;
   const double s1 = point * kBoysGridStep - T;
   const double* row = table + point * kBoysTableOrders;
   const double s2 = s1 * s1, s3 = s2 * s1, s4 = s2 * s2;

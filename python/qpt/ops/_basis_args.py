@@ -64,7 +64,23 @@ def basis_arrays(name, basis):
     for what, array in (("centers", centers), ("exponents", exponents), ("coefficients", coefficients)):
         if not jnp.issubdtype(array.dtype, jnp.floating):
             raise TypeError(f"{name}: basis.{what} must be floating point, got {array.dtype}")
+    _check_basis_values(name, centers, exponents, coefficients)
     return centers, exponents, coefficients
+
+
+def _check_basis_values(name, centers, exponents, coefficients):
+    """The friendly version of the handlers' value checks (ffi/basis_values.h), for concrete arrays; under jit
+    the values are tracers and the handler's check is the one that runs."""
+    if any(isinstance(a, jax.core.Tracer) for a in (centers, exponents, coefficients)):
+        return
+    exponents_host = np.asarray(exponents)
+    bad = np.flatnonzero(~(np.isfinite(exponents_host) & (exponents_host > 0)))
+    if bad.size:
+        raise ValueError(f"{name}: basis.exponents[{bad[0]}] is {exponents_host.ravel()[bad[0]]}; Gaussian exponents "
+                         f"must be finite and > 0 ({bad.size} are not)")
+    for what, array in (("coefficients", coefficients), ("centers", centers)):
+        if not np.all(np.isfinite(np.asarray(array))):
+            raise ValueError(f"{name}: basis.{what} has non-finite (NaN or inf) values")
 
 
 def check_density_shape(name, D, nao):
