@@ -36,7 +36,7 @@ def energy_and_fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
     functional = get_functional(xc) if isinstance(xc, str) else xc
     check_density(system, D)
     system = precision.cast_floats(system, dtype)
-    D = jnp.asarray(D, dtype)
+    D = precision.cast_input(D, dtype, "D")
 
     a = functional.exact_exchange
     J, K = ops.jk(system.eri, D, with_k=a != 0.0)

@@ -39,7 +39,7 @@ def dft_iterations(system, hamiltonian, xc="b3lyp5", *, mixing=PAPER_MIXING, ops
     def density_of(f):
         return ops.density_matrix(f, x, system.n_occ, **density_matrix_options)[0]
 
-    density = density_of(jnp.asarray(hamiltonian, dtype))
+    density = density_of(precision.cast_input(hamiltonian, dtype, "hamiltonian"))
     for alpha in mixing:
         _, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype)
         density = alpha * density + (1.0 - alpha) * density_of(f)

@@ -3,6 +3,8 @@
 Every public function in qpt.dft takes `dtype=`; it casts the System's floating arrays and the inputs
 once, at the top, so all ops run in one precision.
 """
+import warnings
+
 import jax
 import jax.numpy as jnp
 
@@ -23,3 +25,14 @@ def cast_floats(tree, dtype):
         return leaf.astype(dtype) if jnp.issubdtype(leaf.dtype, jnp.floating) else leaf
 
     return jax.tree_util.tree_map(cast, tree)
+
+
+def cast_input(array, dtype, name):
+    """A user's matrix in `dtype`, with a warning when that widens it: a float32 array computed in float64
+    keeps only float32's ~7 digits (typically an array made before `import qpt` turned on float64)."""
+    array = jnp.asarray(array)
+    if jnp.issubdtype(array.dtype, jnp.floating) and jnp.finfo(array.dtype).bits < jnp.finfo(dtype).bits:
+        warnings.warn(f"qpt.dft: {name} is {array.dtype} but is computed in {jnp.dtype(dtype).name}: it carries only "
+                      f"{array.dtype} precision (was it created before `import qpt` enabled float64?)",
+                      stacklevel=3)
+    return array.astype(dtype)

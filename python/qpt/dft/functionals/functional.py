@@ -44,11 +44,14 @@ class Functional:
 
     name: the canonical registry name. exact_exchange: fraction a of Hartree-Fock exchange to add
     (E_x^HF scaled by a, i.e. -a/4 tr(D K)). components: (weight, Component) pairs summed pointwise.
+    pyscf_xc: the `mf.xc` string with which PySCF computes this same functional (qpt's "lda" is PySCF's
+    "lda,vwn", not its bare "lda"), for every comparison with PySCF.
     """
 
     name: str
     exact_exchange: float
     components: tuple
+    pyscf_xc: str
 
     @property
     def is_gga(self):

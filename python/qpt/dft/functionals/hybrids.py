@@ -13,11 +13,13 @@ from qpt.dft.functionals.gga_correlation import LYP, PBE_C
 from qpt.dft.functionals.gga_exchange import B88, PBE_X
 from qpt.dft.functionals.lda import SLATER, VWN5, VWN_RPA
 
-LDA = Functional("lda", exact_exchange=0.0, components=((1.0, SLATER), (1.0, VWN5)))
-PBE = Functional("pbe", exact_exchange=0.0, components=((1.0, PBE_X), (1.0, PBE_C)))
+LDA = Functional("lda", exact_exchange=0.0, components=((1.0, SLATER), (1.0, VWN5)), pyscf_xc="lda,vwn")
+PBE = Functional("pbe", exact_exchange=0.0, components=((1.0, PBE_X), (1.0, PBE_C)), pyscf_xc="pbe")
 B3LYP5 = Functional(
-    "b3lyp5", exact_exchange=0.2, components=((0.08, SLATER), (0.72, B88), (0.19, VWN5), (0.81, LYP))
+    "b3lyp5", exact_exchange=0.2, components=((0.08, SLATER), (0.72, B88), (0.19, VWN5), (0.81, LYP)),
+    pyscf_xc="b3lyp5",
 )
 B3LYP = Functional(
-    "b3lyp", exact_exchange=0.2, components=((0.08, SLATER), (0.72, B88), (0.19, VWN_RPA), (0.81, LYP))
+    "b3lyp", exact_exchange=0.2, components=((0.08, SLATER), (0.72, B88), (0.19, VWN_RPA), (0.81, LYP)),
+    pyscf_xc="b3lyp",
 )

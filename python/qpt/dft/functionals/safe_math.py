@@ -59,7 +59,10 @@ def screened(formula, rho, sigma, keep, sigma_floor):
     safe_rho = jnp.where(keep, rho, jnp.ones_like(rho))
     raise_by = jax.lax.stop_gradient(jnp.maximum(sigma_floor - sigma, 0.0))
     safe_sigma = jnp.where(keep, sigma + raise_by, jnp.zeros_like(sigma))
-    return jnp.where(keep, formula(safe_rho, safe_sigma), jnp.zeros_like(rho))
+    value = jnp.where(keep, formula(safe_rho, safe_sigma), jnp.zeros_like(rho))
+    # A NaN density fails every comparison, so `keep` would screen it to an energy of 0: a finite, wrong
+    # answer. NaN in gives NaN out instead (rho + sigma is NaN exactly there, with finite derivatives elsewhere).
+    return jnp.where(jnp.isnan(rho) | jnp.isnan(sigma), rho + sigma, value)
 
 
 def inverse_cbrt(rho):
