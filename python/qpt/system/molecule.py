@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from pyscf import gto
 from pyscf.data.elements import ELEMENTS
 from pyscf.data.nist import BOHR
 from pyscf.lib.exceptions import BasisNotFoundError
+from scipy.spatial import cKDTree
 
 from qpt.system.catalog import CATALOG_NAMES, catalog_xyz
 
@@ -26,6 +28,20 @@ MIN_ATOM_SEPARATION_BOHR = 0.5
 _ATOMIC_NUMBER = {symbol.lower(): z for z, symbol in enumerate(ELEMENTS) if z > 0}
 
 _UNITS_TO_BOHR = {"angstrom": 1.0 / BOHR, "bohr": 1.0}
+
+# A coordinate as people write one: Python's float() also takes "1_0" (= 10), "nan", "infinity" and "0x1p3".
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _coordinate(value) -> float:
+    """A float from a number or from decimal text; ValueError for anything else (complex, '1_0', 'nan')."""
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not a decimal number")
+        return float(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{value!r} is not a real number")
+    return float(value)
 
 
 def _canonical_symbol(symbol) -> str:
@@ -59,7 +75,10 @@ class Molecule:
         symbols = tuple(_canonical_symbol(s) for s in self.symbols)
         if not symbols:
             raise ValueError("a molecule needs at least one atom")
-        coordinates = np.array(self.coordinates, dtype=np.float64)
+        given = np.asarray(self.coordinates)
+        if given.dtype.kind not in "fiu":
+            raise ValueError(f"coordinates must be real numbers, got an array of dtype {given.dtype}")
+        coordinates = np.array(given, dtype=np.float64)
         if coordinates.shape != (len(symbols), 3):
             raise ValueError(
                 f"coordinates must have shape ({len(symbols)}, 3) for {len(symbols)} atoms, got {coordinates.shape}")
@@ -77,14 +96,15 @@ class Molecule:
         self._check_electrons()
 
     def _check_separation(self):
-        distances = np.linalg.norm(self.coordinates[:, None, :] - self.coordinates[None, :, :], axis=-1)
-        i, j = np.triu_indices(len(self.symbols), k=1)
-        too_close = distances[i, j] < MIN_ATOM_SEPARATION_BOHR
-        if np.any(too_close):
-            a, b = i[too_close][0], j[too_close][0]
+        # A k-d tree finds close pairs in O(A log A) time and memory; all pairwise distances would need A^2.
+        pairs = cKDTree(self.coordinates).query_pairs(np.nextafter(MIN_ATOM_SEPARATION_BOHR, 0.0),
+                                                      output_type="ndarray")
+        if len(pairs):
+            a, b = min((int(i), int(j)) if i < j else (int(j), int(i)) for i, j in pairs)
+            distance = np.linalg.norm(self.coordinates[a] - self.coordinates[b])
             raise ValueError(
                 f"atoms {a} ({self.symbols[a]}) and {b} ({self.symbols[b]}) are on top of each other: "
-                f"{distances[a, b]:.3g} bohr apart, minimum is {MIN_ATOM_SEPARATION_BOHR} bohr")
+                f"{distance:.3g} bohr apart, minimum is {MIN_ATOM_SEPARATION_BOHR} bohr")
 
     def _check_electrons(self):
         n = self.n_electrons
@@ -129,7 +149,8 @@ class Molecule:
                 and np.array_equal(self.coordinates, other.coordinates))
 
     def __hash__(self):
-        return hash((self.symbols, self.coordinates.tobytes(), self.charge, self.spin))
+        # + 0.0 turns -0.0 into 0.0: equal molecules (np.array_equal) must hash equally.
+        return hash((self.symbols, (self.coordinates + 0.0).tobytes(), self.charge, self.spin))
 
     def __repr__(self):
         return f"Molecule({self.formula}, {self.n_atoms} atoms, charge={self.charge}, spin={self.spin})"
@@ -145,7 +166,7 @@ class Molecule:
         for k, atom in enumerate(atoms):
             try:
                 symbol, position = atom
-                position = [float(x) for x in position]
+                position = [_coordinate(x) for x in position]
             except (TypeError, ValueError):
                 raise ValueError(f"atom {k}: expected (symbol, (x, y, z)) with numeric coordinates, got {atom!r}")
             if len(position) != 3:
@@ -198,13 +219,17 @@ class Molecule:
         return "\n".join(lines) + "\n"
 
     def to_pyscf(self, basis: str, spherical: bool = True) -> gto.Mole:
-        """A built PySCF Mole (unit bohr), after checking that `basis` covers every element."""
+        """A built PySCF Mole (unit bohr), after checking that `basis` covers every element.
+
+        The basis' effective core potentials come with it (def2 bases replace the cores of Rb and heavier
+        elements), as in PySCF's own `gto.M(basis=name, ecp=name)`: the electron count is then the valence
+        count and the core Hamiltonian carries the ECP operator.
+        """
         check_basis(basis, self.symbols)
         mol = gto.M(
             atom=[(s, tuple(p)) for s, p in zip(self.symbols, self.coordinates)],
-            unit="Bohr", basis=basis, charge=self.charge, spin=self.spin, cart=not spherical, verbose=0)
-        if mol.has_ecp():
-            raise ValueError(f"basis {basis!r} uses effective core potentials, which qpt does not support")
+            unit="Bohr", basis=basis, ecp=_ecp_of(basis, self.symbols), charge=self.charge, spin=self.spin,
+            cart=not spherical, verbose=0)
         return mol
 
     def displaced(self, rng, sigma_bohr: float) -> "Molecule":
@@ -234,6 +259,20 @@ def check_basis(basis, symbols) -> None:
             shells = None
         if not shells:
             raise ValueError(f"unknown basis {basis!r} for element {symbol}: PySCF has no such basis for it")
+
+
+def _ecp_of(basis: str, symbols) -> dict:
+    """{element: basis} for the elements whose `basis` defines an effective core potential."""
+    ecp = {}
+    for symbol in sorted(set(symbols)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if gto.basis.load_ecp(basis, symbol):
+                    ecp[symbol] = basis
+        except (BasisNotFoundError, KeyError, RuntimeError):
+            pass  # bases without ECP data (sto-3g, 6-31g*, ...) have none to load
+    return ecp
 
 
 def _xyz_text(text_or_path) -> str:
@@ -273,7 +312,7 @@ def _parse_xyz(text: str):
         if len(fields) != 4:
             raise ValueError(f"malformed xyz line {number}: expected 'El x y z' (4 fields), got {line!r}")
         try:
-            position = tuple(float(x) for x in fields[1:])
+            position = tuple(_coordinate(x) for x in fields[1:])
         except ValueError:
             raise ValueError(f"malformed xyz line {number}: non-numeric coordinate in {line!r}")
         atoms.append((fields[0], position))

@@ -7,7 +7,6 @@ trainer only read its arrays. Arrays are pytree children, the descriptive metada
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, fields
 
 import jax
@@ -15,7 +14,7 @@ import numpy as np
 import scipy.linalg
 from pyscf.scf.hf import init_guess_by_minao
 
-from qpt.npz_file import write_npz_atomically
+from qpt.npz_file import array_headers, check_array_headers, read_npz, write_npz_atomically
 from qpt.system.basis import BasisShells, basis_shells_from_mol
 from qpt.system.grid import Grid, check_grid_level
 from qpt.system.molecule import Molecule
@@ -34,6 +33,9 @@ class System:
     eri holds the 8-fold packed two-electron integrals in libcint's 's8' order, length
     npair*(npair+1)/2 with npair = nao*(nao+1)/2. orthogonalizer X = inv(L).T with S = L L^T, so
     X^T S X = I. minao_density is PySCF's minao initial guess (pyscf.scf.hf.init_guess_by_minao).
+    With a basis that carries effective core potentials (def2 bases for Rb and heavier), `nuclear` includes
+    the ECP operator, atom_charges are the effective (valence) charges and n_electrons counts the valence
+    electrons, as in PySCF.
     """
 
     atom_coords: np.ndarray
@@ -73,9 +75,17 @@ class System:
             raise ValueError(f"spherical must be True or False, got {spherical!r}")
         mol = molecule.to_pyscf(basis, spherical=spherical)
 
+        n_electrons = int(mol.nelectron)  # valence electrons when the basis has effective core potentials
+        n_occ = n_electrons // 2
+        if n_occ >= mol.nao:
+            raise ValueError(
+                f"{molecule.formula} with charge {molecule.charge} has {n_occ} doubly occupied orbitals, but "
+                f"{basis!r} gives only {mol.nao} basis functions: at least one virtual orbital is needed")
         overlap = mol.intor_symmetric("int1e_ovlp")
         kinetic = mol.intor_symmetric("int1e_kin")
         nuclear = mol.intor_symmetric("int1e_nuc")
+        if mol.has_ecp():
+            nuclear = nuclear + mol.intor_symmetric("ECPscalar")
         try:
             lower = np.linalg.cholesky(overlap)
         except np.linalg.LinAlgError:
@@ -100,8 +110,8 @@ class System:
             grid_level=grid_level,
             charge=molecule.charge,
             spin=molecule.spin,
-            n_electrons=molecule.n_electrons,
-            n_occ=molecule.n_electrons // 2,
+            n_electrons=n_electrons,
+            n_occ=n_occ,
             nao=int(mol.nao),
         )
 
@@ -134,27 +144,83 @@ class System:
 
     @classmethod
     def load(cls, path) -> "System":
-        """Read a file written by save(); arrays come back bit-for-bit."""
-        with np.load(os.fspath(path), allow_pickle=False) as file:
-            arrays = {name: file[name] for name in file.files}
-        if _METADATA_KEY not in arrays:
+        """Read a file written by save(); arrays come back bit-for-bit.
+
+        Every array's name, shape and dtype is checked against the metadata (from the .npy headers, before
+        anything is decompressed); a damaged, truncated or tampered file is a ValueError naming it.
+        """
+        what = "qpt System file"
+        headers = array_headers(path, what)
+        if _METADATA_KEY not in headers:
             raise ValueError(f"{path} is not a qpt System file: no {_METADATA_KEY!r} entry")
-        metadata = json.loads(str(arrays.pop(_METADATA_KEY)))
-        if metadata.get("format") != _FILE_FORMAT or metadata.get("version") != _FILE_VERSION:
-            raise ValueError(f"{path} is not a version-{_FILE_VERSION} qpt System file")
+        metadata = _read_metadata(path, read_npz(path, what, [_METADATA_KEY])[_METADATA_KEY])
         # The basis shells' static layout comes from PySCF for the saved geometry and basis name;
         # every array, the basis' included, is then taken from the file, so nothing is recomputed.
-        molecule = Molecule(tuple(metadata["symbols"]), arrays["atom_coords"], metadata["charge"], metadata["spin"])
-        mol = molecule.to_pyscf(metadata["basis_name"], spherical=metadata["spherical"])
+        if headers.get("atom_coords") != ((len(metadata["symbols"]), 3), np.dtype(np.float64)):
+            raise ValueError(f"{path} is not a valid qpt System file: 'atom_coords' is missing or not "
+                             f"float64[{len(metadata['symbols'])}, 3]")
+        coordinates = read_npz(path, what, ["atom_coords"])["atom_coords"]
+        try:
+            molecule = Molecule(tuple(metadata["symbols"]), coordinates, metadata["charge"], metadata["spin"])
+            mol = molecule.to_pyscf(metadata["basis_name"], spherical=metadata["spherical"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path} is not a valid qpt System file: {error}") from None
+        basis = basis_shells_from_mol(mol)
+        if metadata["nao"] != basis.nao or not 0 < metadata["n_occ"] < basis.nao:
+            raise ValueError(f"{path} is not a valid qpt System file: nao {metadata['nao']} and n_occ "
+                             f"{metadata['n_occ']} do not fit the basis ({basis.nao} functions)")
+        weights_shape = headers.get("grid.weights", ((), None))[0]
+        grid_points = weights_shape[0] if len(weights_shape) == 1 else None
+        check_array_headers(path, what, {name: header for name, header in headers.items() if name != _METADATA_KEY},
+                            _array_layout(molecule.n_atoms, basis, grid_points))
+        arrays = read_npz(path, what, [name for name in headers if name != _METADATA_KEY])
         template = {f.name: np.zeros(0) for f in fields(cls)}
         template.update({name: metadata[name] for name in _META_FIELDS}, symbols=molecule.symbols,
-                        basis=basis_shells_from_mol(mol), grid=Grid(np.zeros(0), np.zeros(0), metadata["grid_level"]))
+                        basis=basis, grid=Grid(np.zeros(0), np.zeros(0), metadata["grid_level"]))
         template = cls(**template)
         key_paths, treedef = jax.tree_util.tree_flatten_with_path(template)
         names = [_leaf_name(key_path) for key_path, _ in key_paths]
-        if sorted(names) != sorted(arrays):
-            raise ValueError(f"{path}: arrays {sorted(arrays)} do not match a System's {sorted(names)}")
         return jax.tree_util.tree_unflatten(treedef, [arrays[name] for name in names])
+
+
+def _read_metadata(path, entry) -> dict:
+    try:
+        metadata = json.loads(str(entry))
+    except ValueError:
+        raise ValueError(f"{path} is not a valid qpt System file: its metadata is not JSON") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != _FILE_FORMAT \
+            or metadata.get("version") != _FILE_VERSION:
+        raise ValueError(f"{path} is not a version-{_FILE_VERSION} qpt System file")
+    kinds = dict(symbols=list, basis_name=str, grid_level=int, charge=int, spin=int, n_electrons=int, n_occ=int,
+                 nao=int, spherical=bool)
+    for name, kind in kinds.items():
+        value = metadata.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{path} is not a valid qpt System file: metadata {name!r} is {value!r}")
+    try:
+        check_grid_level(metadata["grid_level"])
+    except ValueError as error:
+        raise ValueError(f"{path} is not a valid qpt System file: {error}") from None
+    return metadata
+
+
+def _array_layout(n_atoms: int, basis: BasisShells, grid_points) -> dict:
+    """{leaf name: (shape, dtype)} of a System's arrays; grid_points None matches any grid size."""
+    nao, npair = basis.nao, basis.nao * (basis.nao + 1) // 2
+    square = ((nao, nao), np.float64)
+    return {
+        "atom_coords": ((n_atoms, 3), np.float64),
+        "atom_charges": ((n_atoms,), np.float64),
+        "overlap": square, "kinetic": square, "nuclear": square, "core_hamiltonian": square,
+        "orthogonalizer": square, "minao_density": square,
+        "nuclear_repulsion": ((), np.float64),
+        "eri": ((npair * (npair + 1) // 2,), np.float64),
+        "basis.centers": ((basis.nshell, 3), np.float64),
+        "basis.exponents": ((basis.nprim,), np.float64),
+        "basis.coefficients": ((basis.nprim,), np.float64),
+        "grid.coords": ((grid_points, 3), np.float64),
+        "grid.weights": ((grid_points,), np.float64),
+    }
 
 
 def _leaf_name(key_path) -> str:
