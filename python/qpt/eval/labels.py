@@ -17,7 +17,7 @@ import numpy as np
 
 from qpt import ops as kernel_ops
 from qpt.dft.scf import run_scf
-from qpt.npz_file import write_npz_atomically
+from qpt.npz_file import read_npz, write_npz_atomically
 from qpt.train.data import Sample, SampleBuilder
 
 _FORMAT = "qpt.label"
@@ -62,7 +62,11 @@ class LabelCache:
     def label(self, builder: SampleBuilder, sample: Sample) -> Label:
         path = self.path(builder, sample)
         if os.path.exists(path):
-            return _read(path)
+            try:
+                return _read(path, sample.system.nao)
+            except ValueError as error:  # a damaged cache entry is recomputed, never trusted or fatal
+                if self.log is not None:
+                    self.log(f"warning: recomputing the label of held-out geometry {sample.index}: {error}")
         result = run_scf(sample.system, self.xc, ops=self.ops)
         label = label_from_scf(result)
         if not label.converged and self.log is not None:
@@ -78,9 +82,15 @@ def _write(path, label: Label):
     write_npz_atomically(path, arrays)
 
 
-def _read(path) -> Label:
-    with np.load(path, allow_pickle=False) as file:
-        if str(file["format"]) != f"{_FORMAT} {_VERSION}":
-            raise ValueError(f"{path} is not a version-{_VERSION} qpt label file")
-        return Label(float(file["energy"]), file["fock"], file["density"], file["orbital_energies"],
-                     file["orbitals"], bool(file["converged"]), int(file["iterations"]))
+def _read(path, nao: int) -> Label:
+    arrays = read_npz(path, "qpt label file", ("format",) + Label._fields)
+    if str(arrays["format"]) != f"{_FORMAT} {_VERSION}":
+        raise ValueError(f"{path} is not a version-{_VERSION} qpt label file")
+    shapes = dict(energy=(), fock=(nao, nao), density=(nao, nao), orbital_energies=(nao,), orbitals=(nao, nao),
+                  converged=(), iterations=())
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape or arrays[name].dtype.kind not in "fbiu":
+            raise ValueError(f"{path} is not a valid qpt label file: {name!r} is {arrays[name].dtype}"
+                             f"{list(arrays[name].shape)}, expected shape {list(shape)}")
+    return Label(float(arrays["energy"]), arrays["fock"], arrays["density"], arrays["orbital_energies"],
+                 arrays["orbitals"], bool(arrays["converged"]), int(arrays["iterations"]))

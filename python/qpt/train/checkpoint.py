@@ -10,13 +10,12 @@ resumed run continue exactly like an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
-from qpt.npz_file import write_npz_atomically
+from qpt.npz_file import read_npz, write_npz_atomically
 
 FORMAT = "qpt.checkpoint"
 VERSION = 1
@@ -46,12 +45,12 @@ def save_checkpoint(path, *, step: int, params, opt_state, metadata: dict, histo
 
 def read_metadata(path) -> dict:
     """The settings stored in a checkpoint (enough to rebuild the templates load_checkpoint needs)."""
+    entry = read_npz(path, "qpt checkpoint", ["metadata"])["metadata"]
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as file:
-            metadata = json.loads(str(file["metadata"]))
-    except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable qpt checkpoint: {error}") from None
-    if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
+        metadata = json.loads(str(entry))
+    except ValueError:
+        raise ValueError(f"{path} is not a readable qpt checkpoint: its metadata is not JSON") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
         raise ValueError(f"{path} is not a version-{VERSION} qpt checkpoint")
     return metadata
 
@@ -77,8 +76,9 @@ def _unflatten(prefix, template, arrays, path):
 def load_checkpoint(path, params_template, opt_state_template) -> Checkpoint:
     """Reads `path` into the structures of the templates (arrays or jax.ShapeDtypeStruct leaves)."""
     metadata = read_metadata(path)
-    with np.load(os.fspath(path), allow_pickle=False) as file:
-        arrays = {name: file[name] for name in file.files}
+    arrays = read_npz(path, "qpt checkpoint")
+    if "step" not in arrays or arrays["step"].shape != () or arrays["step"].dtype.kind != "i":
+        raise ValueError(f"{path} is not a valid qpt checkpoint: no integer 'step'")
     params = _unflatten("params", params_template, arrays, path)
     opt_state = _unflatten("opt_state", opt_state_template, arrays, path)
     history = {name.removeprefix("history/"): values for name, values in arrays.items()
