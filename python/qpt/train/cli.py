@@ -8,6 +8,11 @@ DEMO_MINUTES = 5.0
 DEMO_GRID_LEVEL = 3
 DEMO_TEST_GEOMETRIES = 8
 DEMO_LEARNING_RATE = 1e-3
+# Written into a demo's output directory: only a directory holding it may have its checkpoint replaced.
+DEMO_MARKER = ".qpt-demo"
+# Options that --resume honours (how to run, not what to train); every other one comes from the checkpoint.
+_RESUME_OPTIONS = {"no_progress", "ops", "distributed", "coordinator_address", "num_processes", "process_id",
+                   "peer_timeout"}
 
 
 def add_parsers(commands) -> None:
@@ -27,7 +32,9 @@ def add_parsers(commands) -> None:
     train.add_argument("--process-id", type=int, help="default: $JAX_PROCESS_ID or cluster auto-detection")
     train.add_argument("--peer-timeout", type=int, default=30,
                        help="seconds without a heartbeat before a lost process ends the run with an error")
-    train.set_defaults(run=_train)
+    train.set_defaults(run=_train, run_option_defaults={
+        action.dest: action.default for action in train._actions
+        if action.dest not in {"help", "out", "resume", *_RESUME_OPTIONS}})
 
     evaluate = commands.add_parser("eval", help="metrics of a trained model vs converged SCF on held-out geometries",
                                    description=_eval.__doc__)
@@ -138,11 +145,28 @@ def _finish_training(trainer, result, log):
         log("loss curve skipped: matplotlib is not installed (pip install 'qpt[train]')")
 
 
+def _check_output_directory(out):
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} exists and is not a directory")
+
+
+def _check_positive(name, value):
+    if value is not None and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
 def _train(args):
     """Train a QPT model: H = H_init + W(network), loss = E(D3) after two differentiable Fock iterations."""
     from qpt.train.checkpoint import FILE_NAME
     from qpt.train.trainer import Trainer
 
+    _check_output_directory(args.out)
+    if args.resume:
+        ignored = sorted(f"--{dest.replace('_', '-')}" for dest, default in args.run_option_defaults.items()
+                         if getattr(args, dest) != default)
+        if ignored:
+            raise ValueError(f"--resume continues the run with the settings stored in its checkpoint; "
+                             f"{', '.join(ignored)} would be ignored: leave them out")
     if args.distributed:
         from qpt.train.parallel import initialize_distributed
 
@@ -170,6 +194,8 @@ def _eval(args):
     """Evaluate a checkpoint against converged SCF labels on held-out geometries (cached on disk)."""
     from qpt.eval.evaluate import evaluate
 
+    if args.n_test < 1:
+        raise ValueError(f"--n-test must be >= 1, got {args.n_test}")
     result = evaluate(args.checkpoint, args.n_test, cache_dir=args.cache_dir, ops=_ops(args.ops))
     print(result.table)
     return 0
@@ -184,11 +210,20 @@ def _demo(args):
     from qpt.train.trainer import Trainer
 
     start = time.perf_counter()
+    if args.n_test < 1:
+        raise ValueError(f"--n-test must be >= 1, got {args.n_test}")
+    _check_positive("--minutes", args.minutes)
+    _check_output_directory(args.out)
+    stale = os.path.join(args.out, FILE_NAME)
+    marker = os.path.join(args.out, DEMO_MARKER)
+    if os.path.exists(stale) and not os.path.exists(marker):
+        raise ValueError(f"{stale} exists and is not a demo's: a demo would replace it; choose another --out")
     ops = _ops(args.ops)
     config = TrainConfig(molecule="water", basis="def2-svp", xc="b3lyp5", grid_level=args.grid_level,
                          model="tiny", minutes=args.minutes, seed=args.seed, learning_rate=args.lr)
     os.makedirs(args.out, exist_ok=True)
-    stale = os.path.join(args.out, FILE_NAME)
+    with open(marker, "w") as file:
+        file.write("written by `qpt demo`: its checkpoint is retrained from scratch on every demo run\n")
     if os.path.exists(stale):
         os.remove(stale)  # a demo always trains from scratch; cached labels in <out>/labels are kept
     if config.grid_level < 3:
