@@ -8,3 +8,12 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # qpt.Predictor without making `import qpt` load the whole stack.
+    if name in ("Predictor", "Prediction"):
+        import qpt.predict
+
+        return getattr(qpt.predict, name)
+    raise AttributeError(f"module 'qpt' has no attribute {name!r}")

@@ -39,12 +39,17 @@ def qpt_loss(params, model_config, system, features, functional, *, ops, dtype=N
     return result.terms.total, result
 
 
-@functools.lru_cache(maxsize=8)  # one compiled predictor per configuration, shared by trainer and evaluation
-def make_predictor(model_config, functional, *, ops, dtype=None):
-    """jitted (params, system, token_ids, positions) -> IterationResult of one geometry, features included;
-    params None is the W = 0 baseline (compiled separately, once)."""
+def geometry_prediction(model_config, functional, *, ops, dtype=None):
+    """(params, system, token_ids, positions) -> IterationResult of one geometry, features included (not
+    jitted, so that callers can vmap it over conformers first); params None is the W = 0 baseline."""
     def predict(params, system, token_ids, positions):
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dtype)
         return qpt_iterations(params, model_config, system, features, functional, ops=ops, dtype=dtype)
 
-    return jax.jit(predict)
+    return predict
+
+
+@functools.lru_cache(maxsize=8)  # one compiled predictor per configuration, shared by trainer and evaluation
+def make_predictor(model_config, functional, *, ops, dtype=None):
+    """jitted geometry_prediction: one geometry per call."""
+    return jax.jit(geometry_prediction(model_config, functional, ops=ops, dtype=dtype))
