@@ -29,12 +29,14 @@ _ATOMIC_NUMBER = {symbol.lower(): z for z, symbol in enumerate(ELEMENTS) if z > 
 
 _UNITS_TO_BOHR = {"angstrom": 1.0 / BOHR, "bohr": 1.0}
 
-# A coordinate as people write one: Python's float() also takes "1_0" (= 10), "nan", "infinity" and "0x1p3".
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# A coordinate as people write one (Python's float() also reads "1_0" as 10). NaN and infinity are read, so
+# that the finiteness check can name the atom.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)",
+                      re.IGNORECASE)
 
 
 def _coordinate(value) -> float:
-    """A float from a number or from decimal text; ValueError for anything else (complex, '1_0', 'nan')."""
+    """A float from a number or from decimal text; ValueError for anything else (complex, '1_0', '0x10')."""
     if isinstance(value, str):
         if not _DECIMAL.fullmatch(value.strip()):
             raise ValueError(f"{value!r} is not a decimal number")
