@@ -19,20 +19,25 @@ from qpt.npz_file import write_npz_atomically
 from qpt.system.basis import BasisShells, basis_shells_from_mol
 from qpt.system.grid import Grid, check_grid_level
 from qpt.system.molecule import Molecule
+from qpt.system.two_electron import DEFAULT_ENGINE, ENGINE_CLASSES, PackedEri, choose_engine
 
 _FILE_FORMAT = "qpt.System"
-_FILE_VERSION = 1
+_FILE_VERSION = 2
+# Version 1 files (before the engine choice) hold packed ERIs as "eri"; they load as a packed System.
+_PACKED_V1_NAME = "eri"
 _METADATA_KEY = "metadata"
 
-_META_FIELDS = ("symbols", "basis_name", "grid_level", "charge", "spin", "n_electrons", "n_occ", "nao")
+_META_FIELDS = ("symbols", "basis_name", "grid_level", "charge", "spin", "n_electrons", "n_occ", "nao",
+                "jk_reason")
 
 
 @dataclass(frozen=True, eq=False)
 class System:
     """Integrals, basis, grid and initial guess of one closed-shell molecule (atomic units).
 
-    eri holds the 8-fold packed two-electron integrals in libcint's 's8' order, length
-    npair*(npair+1)/2 with npair = nao*(nao+1)/2. orthogonalizer X = inv(L).T with S = L L^T, so
+    two_electron is the two-electron operator of the engine chosen at build time (qpt.system.two_electron:
+    packed ERIs, density-fitting factors or nothing for integral-direct); jk_reason says why it was chosen.
+    qpt.dft.two_electron.coulomb_exchange contracts it. orthogonalizer X = inv(L).T with S = L L^T, so
     X^T S X = I. minao_density is PySCF's minao initial guess (pyscf.scf.hf.init_guess_by_minao).
     """
 
@@ -43,7 +48,7 @@ class System:
     nuclear: np.ndarray
     core_hamiltonian: np.ndarray
     nuclear_repulsion: np.ndarray
-    eri: np.ndarray
+    two_electron: object
     orthogonalizer: np.ndarray
     minao_density: np.ndarray
     basis: BasisShells
@@ -56,11 +61,17 @@ class System:
     n_electrons: int
     n_occ: int
     nao: int
+    jk_reason: str = "requested"
 
     @classmethod
     def from_molecule(cls, molecule, basis: str = "def2-svp", grid_level: int = 3,
-                      spherical: bool = True) -> "System":
-        """Build with PySCF. `molecule` is a Molecule or anything Molecule.get accepts."""
+                      spherical: bool = True, jk: str = DEFAULT_ENGINE, auxbasis=None) -> "System":
+        """Build with PySCF. `molecule` is a Molecule or anything Molecule.get accepts.
+
+        jk: the two-electron engine, "packed" (8-fold ERIs), "df" (density fitting with `auxbasis`, default
+        PySCF's make_auxbasis: def2-universal-jkfit for the def2 bases), "direct" (no stored integrals) or
+        "auto" (packed while the ERIs take at most AUTO_PACKED_MAX_BYTES, else df; see two_electron.py).
+        Only the chosen engine's integrals are computed."""
         molecule = Molecule.get(molecule)
         if molecule.n_electrons % 2:
             raise ValueError(
@@ -69,6 +80,8 @@ class System:
         if molecule.spin != 0:
             raise ValueError(f"spin (2S) {molecule.spin}: System supports closed-shell (spin 0) molecules only")
         grid_level = check_grid_level(grid_level)
+        if auxbasis is not None and jk not in ("df", DEFAULT_ENGINE):
+            raise ValueError(f"auxbasis is for jk='df' (or 'auto'), got jk={jk!r}")
         if not isinstance(spherical, bool):
             raise ValueError(f"spherical must be True or False, got {spherical!r}")
         mol = molecule.to_pyscf(basis, spherical=spherical)
@@ -81,6 +94,7 @@ class System:
         except np.linalg.LinAlgError:
             raise ValueError(f"overlap matrix of {basis!r} for {molecule.formula} is not positive definite: "
                              "the basis is linearly dependent at this geometry") from None
+        engine, jk_reason = choose_engine(jk, int(mol.nao))
         orthogonalizer = scipy.linalg.solve_triangular(lower, np.eye(mol.nao), lower=True).T
         return cls(
             atom_coords=mol.atom_coords(),
@@ -90,7 +104,7 @@ class System:
             nuclear=nuclear,
             core_hamiltonian=kinetic + nuclear,
             nuclear_repulsion=np.asarray(mol.energy_nuc(), dtype=np.float64),
-            eri=mol.intor("int2e", aosym="s8"),
+            two_electron=ENGINE_CLASSES[engine].build(mol, auxbasis),
             orthogonalizer=orthogonalizer,
             minao_density=init_guess_by_minao(mol),
             basis=basis_shells_from_mol(mol),
@@ -103,11 +117,25 @@ class System:
             n_electrons=molecule.n_electrons,
             n_occ=molecule.n_electrons // 2,
             nao=int(mol.nao),
+            jk_reason=jk_reason,
         )
 
     @property
     def molecule(self) -> Molecule:
         return Molecule(self.symbols, np.asarray(self.atom_coords), self.charge, self.spin)
+
+    @property
+    def jk_engine(self) -> str:
+        """"packed", "df" or "direct"."""
+        return self.two_electron.name
+
+    @property
+    def eri(self) -> np.ndarray:
+        """The packed ERIs of a jk="packed" System."""
+        if not isinstance(self.two_electron, PackedEri):
+            raise AttributeError(f"this System has no packed ERIs: its J/K engine is {self.jk_engine!r} "
+                                 "(build it with jk='packed' for them)")
+        return self.two_electron.eri
 
     @property
     def nbytes(self) -> int:
@@ -116,10 +144,12 @@ class System:
     def summary(self) -> str:
         """One line for progress messages.
 
-        For example 'C2H6O: 9 atoms, def2-svp nao=72, grid level 3: 101168 points, ERI 27.6 MB'.
+        For example 'C2H6O: 9 atoms, def2-svp nao=72, grid level 3: 101168 points, J/K: packed ERIs 27.6 MB
+        (auto: packed ERIs 28 MB <= 70 MB)'.
         """
         return (f"{self.molecule.formula}: {len(self.symbols)} atoms, {self.basis_name} nao={self.nao}, "
-                f"grid level {self.grid_level}: {self.grid.size} points, ERI {_megabytes(self.eri)}")
+                f"grid level {self.grid_level}: {self.grid.size} points, J/K: {self.two_electron.describe()} "
+                f"({self.jk_reason})")
 
     # ---- files ---------------------------------------------------------------------------------
 
@@ -128,7 +158,8 @@ class System:
         arrays = {_leaf_name(key_path): np.asarray(leaf)
                   for key_path, leaf in jax.tree_util.tree_flatten_with_path(self)[0]}
         metadata = {name: getattr(self, name) for name in _META_FIELDS}
-        metadata.update(format=_FILE_FORMAT, version=_FILE_VERSION, spherical=bool(self.basis.spherical))
+        metadata.update(format=_FILE_FORMAT, version=_FILE_VERSION, spherical=bool(self.basis.spherical),
+                        jk_engine=self.jk_engine, auxbasis=getattr(self.two_electron, "auxbasis", None))
         arrays[_METADATA_KEY] = np.array(json.dumps(metadata))
         write_npz_atomically(path, arrays)
 
@@ -140,13 +171,25 @@ class System:
         if _METADATA_KEY not in arrays:
             raise ValueError(f"{path} is not a qpt System file: no {_METADATA_KEY!r} entry")
         metadata = json.loads(str(arrays.pop(_METADATA_KEY)))
-        if metadata.get("format") != _FILE_FORMAT or metadata.get("version") != _FILE_VERSION:
-            raise ValueError(f"{path} is not a version-{_FILE_VERSION} qpt System file")
+        if metadata.get("format") != _FILE_FORMAT or metadata.get("version") not in (1, _FILE_VERSION):
+            raise ValueError(f"{path} is not a qpt System file of version 1 or {_FILE_VERSION} "
+                             f"(format {metadata.get('format')!r}, version {metadata.get('version')!r})")
+        if metadata["version"] == 1:
+            if _PACKED_V1_NAME not in arrays:
+                raise ValueError(f"{path}: a version-1 System file must hold packed ERIs as {_PACKED_V1_NAME!r}")
+            arrays["two_electron.eri"] = arrays.pop(_PACKED_V1_NAME)
+            metadata.update(jk_engine=PackedEri.name, auxbasis=None, jk_reason="version-1 file: packed ERIs")
+        if metadata.get("jk_engine") not in ENGINE_CLASSES:
+            raise ValueError(f"{path}: unknown J/K engine {metadata.get('jk_engine')!r}")
         # The basis shells' static layout comes from PySCF for the saved geometry and basis name;
         # every array, the basis' included, is then taken from the file, so nothing is recomputed.
         molecule = Molecule(tuple(metadata["symbols"]), arrays["atom_coords"], metadata["charge"], metadata["spin"])
         mol = molecule.to_pyscf(metadata["basis_name"], spherical=metadata["spherical"])
+        engine = ENGINE_CLASSES[metadata["jk_engine"]]
+        engine_template = engine(**{f.name: (metadata["auxbasis"] if f.name == "auxbasis" else np.zeros(0))
+                                    for f in fields(engine)})
         template = {f.name: np.zeros(0) for f in fields(cls)}
+        template["two_electron"] = engine_template
         template.update({name: metadata[name] for name in _META_FIELDS}, symbols=molecule.symbols,
                         basis=basis_shells_from_mol(mol), grid=Grid(np.zeros(0), np.zeros(0), metadata["grid_level"]))
         template = cls(**template)
