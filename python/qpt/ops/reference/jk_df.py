@@ -3,7 +3,6 @@
 The baseline the fused kernel is measured against and tested with; it holds the unpacked factors
 (naux N^2 values, twice the packed size) for the duration of the call.
 """
-import jax
 import jax.numpy as jnp
 
 from ..jk_df import check_jk_df_arguments
@@ -17,10 +16,11 @@ def unpack_cderi(cderi, nao):
 
 
 def jk_df(cderi, D, *, density_factor=None, with_j=True, with_k=True):
-    """Same contract as `qpt.ops.jk_df`: K through the factor when given, from D otherwise."""
+    """Same contract as `qpt.ops.jk_df`. K always comes from D here: with autodiff through einsum, a K
+    computed from the (constant) factor would carry no derivative in D. The factor is only checked."""
     cderi, D = jnp.asarray(cderi), jnp.asarray(D)
     if density_factor is not None:
-        density_factor = jax.lax.stop_gradient(jnp.asarray(density_factor))
+        density_factor = jnp.asarray(density_factor)
     _, nao, _ = check_jk_df_arguments("qpt.ops.reference.jk_df", cderi, D, density_factor)
     factors = unpack_cderi(cderi, nao)
     D = (D + jnp.swapaxes(D, -1, -2)) / 2
@@ -29,11 +29,8 @@ def jk_df(cderi, D, *, density_factor=None, with_j=True, with_k=True):
         J = jnp.einsum("...Pij,...P->...ij", factors, rho)
     else:
         J = jnp.zeros_like(D)
-    if not with_k:
-        K = jnp.zeros_like(D)
-    elif density_factor is not None:
-        half = jnp.einsum("...Pij,...jo->...Pio", factors, density_factor)
-        K = jnp.einsum("...Pio,...Pjo->...ij", half, half)
-    else:
+    if with_k:
         K = jnp.einsum("...Pik,...kl,...Plj->...ij", factors, D, factors)
+    else:
+        K = jnp.zeros_like(D)
     return J, K
