@@ -10,8 +10,8 @@ The factors are PySCF's `cderi` layout, L [naux, npair] with packed lower-triang
   density, the cotangents of the VJP, any symmetric D) F and s come from the eigendecomposition of D
   (m = N columns, signs of the eigenvalues), ~3 naux N^3 flops.
 
-J and K are linear and self-adjoint in D, so the VJP is the same kernel on the (symmetrised) cotangents,
-through the general path; it is differentiable again, so grad-of-grad works. `density_factor` only says
+J and K are linear and self-adjoint in D, so the VJP is the same kernel on the (symmetrised) cotangents
+(J of Jbar and K of Kbar, each alone), through the general path; it is differentiable again, so grad-of-grad works. `density_factor` only says
 how to compute K(D): it gets a zero cotangent, and the derivative flows through D (correct because K is a
 function of D alone). custom_vjp has no forward mode: jvp/jacfwd through this op fail by design. The
 factors are constants to autodiff (zero cotangent).
@@ -100,11 +100,10 @@ def _forward(cderi, density, density_factor, with_j, with_k):
 def _backward(with_j, with_k, residuals, cotangents):
     cderi, density, density_factor = residuals
     j_bar, k_bar = cotangents
-    # d<Jbar, J(D)>/dD = J(Jbar) and likewise for K; both cotangents share one pass over the factors.
-    stacked = jnp.stack([j_bar, k_bar], axis=-3)
-    j_of_jbar, k_of_kbar = _jk_df(cderi[..., None, :, :], stacked, None, with_j, with_k)
-    j_part = j_of_jbar[..., 0, :, :] if with_j else 0
-    k_part = k_of_kbar[..., 1, :, :] if with_k else 0
+    # d<Jbar, J(D)>/dD = J(Jbar) and likewise for K. Two calls rather than one on the stacked cotangents:
+    # the general-path K of Jbar would cost as much as the K of Kbar and is not needed.
+    j_part = _jk_df(cderi, j_bar, None, True, False)[0] if with_j else 0
+    k_part = _jk_df(cderi, k_bar, None, False, True)[1] if with_k else 0
     density_bar = jnp.broadcast_to(j_part + k_part, j_bar.shape)
     density_bar = unbroadcast(density_bar, density.shape).astype(density.dtype)
     factor_bar = None if density_factor is None else jnp.zeros_like(density_factor)
