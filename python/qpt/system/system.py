@@ -48,7 +48,7 @@ class System:
     nuclear: np.ndarray
     core_hamiltonian: np.ndarray
     nuclear_repulsion: np.ndarray
-    two_electron: object
+    two_electron: object   # PackedEri | DensityFitted | IntegralDirect (qpt.system.two_electron)
     orthogonalizer: np.ndarray
     minao_density: np.ndarray
     basis: BasisShells
@@ -61,7 +61,7 @@ class System:
     n_electrons: int
     n_occ: int
     nao: int
-    jk_reason: str = "requested"
+    jk_reason: str   # why this engine: "requested", or what "auto" measured
 
     @classmethod
     def from_molecule(cls, molecule, basis: str = "def2-svp", grid_level: int = 3,

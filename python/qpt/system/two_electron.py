@@ -3,7 +3,7 @@
 - PackedEri: libcint's 8-fold packed ERIs (N^4/8 values). Exact, and the fastest J/K for small molecules,
   but the build and the memory grow as N^4 (uracil/def2-svp: 308 MB, aspirin: 2.45 GB).
 - DensityFitted: PySCF's Cholesky-factored 3-index integrals [naux, N(N+1)/2] for an auxiliary basis
-  (cderi). Approximate (the fitting error, about 1e-5 Ha per atom for a JK-fitting basis), N^2 naux
+  (cderi). Approximate (the fitting error; README, "Two-electron engines", has it measured), N^2 naux
   memory and a build a fraction of the ERIs' for larger molecules.
 - IntegralDirect: nothing stored; every J/K call computes the ERIs from the basis shells (exact, O(N^2)
   memory, the slowest J/K).
