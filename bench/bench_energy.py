@@ -27,7 +27,7 @@ CASE_IDS = [f"{name}-{np.dtype(dtype).name}" for name, dtype in CASES]
 
 @functools.lru_cache(maxsize=None)
 def _system(name):
-    return System.from_molecule(Molecule.get(name), basis="def2-svp", grid_level=GRID_LEVEL)
+    return System.from_molecule(Molecule.get(name), basis="def2-svp", grid_level=GRID_LEVEL, jk="packed")
 
 
 def _energy_and_gradient(backend, dtype):

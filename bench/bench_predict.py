@@ -113,7 +113,8 @@ def guess_table(checkpoint, count):
                                   "PySCF 'atom'", "PySCF from prediction")}
     for index in range(count):
         molecule = builder.geometry(index)
-        system = System.from_molecule(molecule, basis=config.basis, grid_level=config.grid_level)
+        system = System.from_molecule(molecule, basis=config.basis, grid_level=config.grid_level, jk=config.jk,
+                                      auxbasis=config.auxbasis)
         density = predictor.predict(molecule)[0].density
         for name, run in (("qpt from minao", lambda: dft.run_scf(system, config.xc, **PYSCF_TOLERANCES)),
                           ("qpt from prediction", lambda: dft.run_scf(system, config.xc, initial_density=density,

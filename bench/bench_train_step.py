@@ -1,12 +1,13 @@
-"""One QPT training step (uracil, def2-svp, B3LYP5, grid level 3, tiny model, batch 1): kernel ops vs
-pure-JAX reference ops, in one group.
+"""One QPT training step (uracil, def2-svp, B3LYP5, grid level 3, tiny model, batch 1): kernel ops with
+each two-electron engine (packed ERIs, density fitting, integral-direct) vs pure-JAX reference ops, in
+one group.
 
 The timed function is the trainer's own jitted step, for a batch of one geometry on a one-device mesh
 (quantum features, network, three differentiable Fock builds forward and backward, AdamW update), on a
 System built beforehand. Each benchmark also records a breakdown in benchmark.extra_info (seconds, best
 of a few calls after compilation) and prints it (visible with -s):
-- system_build: Molecule -> System on the host (PySCF integrals, grid, minao guess; the trainer's
-  worker processes do this while the previous step runs);
+- system_build: Molecule -> System on the host (PySCF integrals of the engine, grid, minao guess; the
+  trainer's worker processes do this while the previous step runs), and system_mb, its size;
 - features: D0 -> H_init = F(D0) and the quantum attention biases (one J/K call, one grid pass);
 - network_forward: the Transformer, H = H_init + W;
 - dft_forward: dft_iterations from H to E(D3);
@@ -36,13 +37,14 @@ from qpt.train.trainer import make_train_step
 
 MOLECULE, BASIS, XC, GRID_LEVEL = "uracil", "def2-svp", "b3lyp5", 3
 BACKENDS = {"kernels": ops, "reference": reference}
+CASES = [("kernels", "packed"), ("kernels", "df"), ("kernels", "direct"), ("reference", "packed")]
 
 
 @functools.lru_cache(maxsize=None)
-def _inputs():
+def _inputs(jk):
     molecule = Molecule.from_catalog(MOLECULE)
     start = time.perf_counter()
-    system = System.from_molecule(molecule, basis=BASIS, grid_level=GRID_LEVEL)
+    system = System.from_molecule(molecule, basis=BASIS, grid_level=GRID_LEVEL, jk=jk)
     build_seconds = time.perf_counter() - start
     layout = TokenLayout.from_molecule(molecule, BASIS)
     vocabulary = layout.vocabulary()
@@ -74,11 +76,11 @@ def _breakdown(backend, model_config, functional, params, system, token_ids, pos
     }
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
-def bench_train_step(benchmark, backend):
+@pytest.mark.parametrize("backend,jk", CASES, ids=[f"{b}-{jk}" for b, jk in CASES])
+def bench_train_step(benchmark, backend, jk):
     benchmark.group = f"qpt train step {MOLECULE} {BASIS} {XC} L{GRID_LEVEL} tiny"
     ops_module = BACKENDS[backend]
-    system, token_ids, positions, vocabulary_size, build_seconds = _inputs()
+    system, token_ids, positions, vocabulary_size, build_seconds = _inputs(jk)
     model_config = get_model_config("tiny")
     functional = get_functional(XC)
     optimizer = make_optimizer(model_config.dtype)
@@ -94,4 +96,6 @@ def bench_train_step(benchmark, backend):
     if benchmark.stats is not None:  # None under --benchmark-disable
         times["train_step"] = benchmark.stats.stats.min
     benchmark.extra_info.update({f"{name}_s": round(seconds, 4) for name, seconds in times.items()})
-    print(f"\n{backend} breakdown: " + ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in times.items()))
+    benchmark.extra_info["system_mb"] = round(system.nbytes / 1e6, 1)
+    print(f"\n{backend} {jk} breakdown: " + ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in times.items())
+          + f", system {system.nbytes / 1e6:.0f} MB")

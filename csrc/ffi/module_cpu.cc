@@ -4,6 +4,7 @@
 #include "ffi/capsule.h"
 #include "ffi/eri_probes.h"
 #include "ffi/grid_handlers.h"
+#include "ffi/jk_df_handlers.h"
 #include "ffi/jk_handlers.h"
 
 namespace py = pybind11;
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_cpu, m) {
     py::dict targets;
     targets["qpt_jk_packed"] = qpt::handler_capsule(qpt::jk_packed_cpu);
     targets["qpt_jk_direct"] = qpt::handler_capsule(qpt::jk_direct_cpu);
+    targets["qpt_jk_df"] = qpt::handler_capsule(qpt::jk_df_cpu);
     targets["qpt_density_on_grid"] = qpt::handler_capsule(qpt::density_on_grid_cpu);
     targets["qpt_potential_matrix"] = qpt::handler_capsule(qpt::potential_matrix_cpu);
     targets["qpt_grid_screening_counts"] = qpt::handler_capsule(qpt::grid_screening_counts_cpu);

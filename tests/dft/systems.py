@@ -8,7 +8,8 @@ from qpt.system import Molecule, System
 
 @functools.lru_cache(maxsize=None)
 def system(name, basis, grid_level=1):
-    return System.from_molecule(Molecule.from_catalog(name), basis=basis, grid_level=grid_level)
+    # Packed ERIs whatever the size: these tests compare with PySCF's exact (not density-fitted) RKS.
+    return System.from_molecule(Molecule.from_catalog(name), basis=basis, grid_level=grid_level, jk="packed")
 
 
 # PySCF's own "lda" is Slater exchange alone; qpt's "lda" is Slater + VWN5, PySCF's "lda,vwn".

@@ -29,7 +29,7 @@ def _rewrite(tmp_path, arrays, **changes):
 @pytest.mark.parametrize("name,value", [
     ("overlap", lambda a: a.astype(np.int32)),
     ("overlap", lambda a: a[:-1]),
-    ("eri", lambda a: a[:-5]),
+    ("two_electron.eri", lambda a: a[:-5]),
     ("basis.exponents", lambda a: a.astype(np.float32)),
     ("grid.weights", lambda a: a[:-1]),
     ("atom_coords", lambda a: a[:, :2]),

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from qpt import ops as kernel_ops
 from qpt.dft import precision
 from qpt.dft.functionals import get_functional
+from qpt.dft.two_electron import coulomb_exchange
 from qpt.dft.validation import check_density
 from qpt.dft.xc import xc_energy_and_potential
 
@@ -30,8 +31,11 @@ def _trace(a, b):
     return jnp.sum(a * b, axis=(-2, -1))
 
 
-def energy_and_fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
-    """(EnergyTerms, F) of density D [..., n, n] (symmetric, closed shell: D = 2 C_occ C_occ^T)."""
+def energy_and_fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None, density_factor=None):
+    """(EnergyTerms, F) of density D [..., n, n] (symmetric, closed shell: D = 2 C_occ C_occ^T).
+
+    density_factor: optional F [..., n, m] with D = F F^T (qpt.dft.two_electron.closed_shell_factor); the
+    density-fitted engine then computes K through it (cheaper), the others ignore it."""
     dtype = precision.resolve(dtype)
     functional = get_functional(xc) if isinstance(xc, str) else xc
     check_density(system, D)
@@ -39,7 +43,9 @@ def energy_and_fock(system, D, xc="b3lyp5", *, ops=kernel_ops, dtype=None):
     D = precision.cast_input(D, dtype, "D")
 
     a = functional.exact_exchange
-    J, K = ops.jk(system.eri, D, with_k=a != 0.0)
+    if density_factor is not None:
+        density_factor = jnp.asarray(density_factor, dtype)
+    J, K = coulomb_exchange(system, D, ops=ops, with_k=a != 0.0, density_factor=density_factor)
     e_xc, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, D, ops)
     h = system.core_hamiltonian
     one_electron = _trace(D, h)

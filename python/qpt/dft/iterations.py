@@ -13,6 +13,7 @@ from qpt import ops as kernel_ops
 from qpt.dft import precision
 from qpt.dft.energy import EnergyTerms, energy_and_fock
 from qpt.dft.functionals import get_functional
+from qpt.dft.two_electron import closed_shell_factor, mixed_factor
 from qpt.dft.validation import check_matrix
 
 PAPER_MIXING = (0.5, 0.0)
@@ -36,12 +37,19 @@ def dft_iterations(system, hamiltonian, xc="b3lyp5", *, mixing=PAPER_MIXING, ops
     cast_system = precision.cast_floats(system, dtype)
     x = cast_system.orthogonalizer
 
-    def density_of(f):
-        return ops.density_matrix(f, x, system.n_occ, **density_matrix_options)[0]
+    # With integer occupations every density here is D = F F^T for a factor F known from the orbitals (a
+    # mixture's factor stacks its parts'), which the density-fitted engine uses for K.
+    integer_occupations = density_matrix_options.get("smearing_temperature") is None
 
-    density = density_of(precision.cast_input(hamiltonian, dtype, "hamiltonian"))
+    def density_of(f):
+        d, _, orbitals = ops.density_matrix(f, x, system.n_occ, **density_matrix_options)
+        return d, (closed_shell_factor(orbitals, system.n_occ) if integer_occupations else None)
+
+    density, factor = density_of(precision.cast_input(hamiltonian, dtype, "hamiltonian"))
     for alpha in mixing:
-        _, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype)
-        density = alpha * density + (1.0 - alpha) * density_of(f)
-    terms, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype)
+        _, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype, density_factor=factor)
+        new_density, new_factor = density_of(f)
+        density = alpha * density + (1.0 - alpha) * new_density
+        factor = None if factor is None else mixed_factor(alpha, factor, new_factor)
+    terms, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype, density_factor=factor)
     return IterationResult(terms, f, density)

@@ -16,6 +16,7 @@ from qpt import ops as kernel_ops
 from qpt.dft import precision
 from qpt.dft.energy import EnergyTerms, energy_and_fock
 from qpt.dft.functionals import get_functional
+from qpt.dft.two_electron import closed_shell_factor
 
 
 class ScfResult(NamedTuple):
@@ -58,7 +59,8 @@ class _Diis:
 def _jitted_steps(functional, ops, dtype):
     """The jitted Fock build and diagonalisation, shared by every run_scf call with these settings (label
     generation converges one SCF per geometry; re-tracing both functions for each would dominate small cases)."""
-    build = jax.jit(lambda s, d: energy_and_fock(s, d, functional, ops=ops, dtype=dtype))
+    build = jax.jit(lambda s, d, factor: energy_and_fock(s, d, functional, ops=ops, dtype=dtype,
+                                                         density_factor=factor))
     diagonalise = jax.jit(lambda f, x, n_occ: ops.density_matrix(f, x, n_occ), static_argnums=2)
     return build, diagonalise
 
@@ -83,10 +85,11 @@ def run_scf(system, xc="b3lyp5", *, ops=kernel_ops, dtype=None, max_iterations: 
     overlap = np.asarray(system.overlap, dtype=np.float64)
     orthogonalizer = jnp.asarray(system.orthogonalizer, dtype)
     density = np.asarray(system.minao_density if initial_density is None else initial_density)
+    factor = None  # D = F F^T once the density comes from orbitals (qpt.dft.two_electron)
     diis = _Diis(diis_space)
     previous_energy, converged = None, False
     for iteration in range(1, max_iterations + 1):
-        terms, fock = build(system, jnp.asarray(density, dtype))
+        terms, fock = build(system, jnp.asarray(density, dtype), factor)
         fock = np.asarray(fock, dtype=np.float64)
         total = float(terms.total)
         commutator = fock @ density @ overlap - overlap @ density @ fock
@@ -102,10 +105,11 @@ def run_scf(system, xc="b3lyp5", *, ops=kernel_ops, dtype=None, max_iterations: 
         shifted = diis.extrapolate(fock, x.T @ commutator @ x)
         if level_shift:
             shifted = shifted + level_shift * (overlap - 0.5 * overlap @ density @ overlap)
-        density = np.asarray(diagonalise(jnp.asarray(shifted, dtype), orthogonalizer)[0])
+        density, _, orbitals = diagonalise(jnp.asarray(shifted, dtype), orthogonalizer)
+        density, factor = np.asarray(density), closed_shell_factor(orbitals, system.n_occ)
 
     d_final = jnp.asarray(density, dtype)
-    terms, fock = build(system, d_final)
+    terms, fock = build(system, d_final, factor)
     _, eps, coefficients = diagonalise(fock, orthogonalizer)
     return ScfResult(float(terms.total), terms, np.asarray(fock), np.asarray(density), np.asarray(eps),
                      np.asarray(coefficients), iteration, converged)

@@ -25,6 +25,7 @@ class EvaluationResult(NamedTuple):
     per_geometry: list   # [(model metrics, baseline metrics)] per held-out geometry
     table: str
     seconds: float
+    engine: str          # the J/K engine of the Systems (labels and predictions alike), as System.summary says
 
 
 def evaluate(trainer, n_test: int, *, cache_dir=None, ops=kernel_ops, log=print) -> EvaluationResult:
@@ -37,14 +38,15 @@ def evaluate(trainer, n_test: int, *, cache_dir=None, ops=kernel_ops, log=print)
     start = time.perf_counter()
     cache = LabelCache(cache_dir or os.path.join(trainer.out_dir, "labels"), config.xc, ops=ops, log=log)
     builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout, config.seed,
-                            config.sigma_bohr, stream=HELDOUT_STREAM)
+                            config.sigma_bohr, stream=HELDOUT_STREAM, jk=config.jk, auxbasis=config.auxbasis)
     predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype)
 
-    per_geometry = []
+    per_geometry, engine = [], ""
     with GeometryStream(builder, range(n_test), prefetch=2, workers=config.workers or default_workers()) as stream:
         for sample in stream:
             label_start = time.perf_counter()
             label = cache.label(builder, sample)
+            engine = f"{sample.system.two_electron.describe()} ({sample.system.jk_reason})"
             x, n_occ = sample.system.orthogonalizer, sample.system.n_occ
             scores = []
             for params in (trainer.local_params, None):
@@ -57,7 +59,7 @@ def evaluate(trainer, n_test: int, *, cache_dir=None, ops=kernel_ops, log=print)
     baseline_mean = mean_metrics(s[1] for s in per_geometry)
     name = f"QPT {_model_name(trainer)} ({trainer.step} steps)"
     table = format_table([(name, model_mean), (BASELINE_NAME, baseline_mean)])
-    return EvaluationResult(model_mean, baseline_mean, per_geometry, table, time.perf_counter() - start)
+    return EvaluationResult(model_mean, baseline_mean, per_geometry, table, time.perf_counter() - start, engine)
 
 
 def _model_name(trainer):

@@ -53,9 +53,11 @@ class LabelCache:
         molecule = sample.molecule
         identity = json.dumps({"symbols": molecule.symbols, "coordinates": molecule.coordinates.tolist(),
                                "charge": molecule.charge, "spin": molecule.spin, "basis": builder.basis,
-                               "xc": self.xc, "grid_level": builder.grid_level})
+                               "xc": self.xc, "grid_level": builder.grid_level,
+                               "jk": sample.system.jk_engine,
+                               "auxbasis": getattr(sample.system.two_electron, "auxbasis", None)})
         digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-        readable = (f"{molecule.formula}-{builder.basis}-{self.xc}-grid{builder.grid_level}-"
+        readable = (f"{molecule.formula}-{builder.basis}-{self.xc}-grid{builder.grid_level}-{sample.system.jk_engine}-"
                     f"seed{builder.seed}-stream{builder.stream}-{sample.index:05d}")
         return os.path.join(self.directory, re.sub(r"[^A-Za-z0-9._+-]", "_", readable) + f"-{digest}.npz")
 

@@ -4,6 +4,7 @@
 either module as its `ops` argument, which is how tests and benches compare the two.
 
 - jk, coulomb, exchange: J/K from 8-fold packed ERIs (fused C++/CUDA kernel).
+- jk_df: density-fitted J/K from Cholesky-factored 3-index integrals (PySCF cderi layout).
 - jk_direct: J/K integral-direct from the basis shells (ERIs computed per shell quartet, never stored).
 - density_matrix: eigh-based density update with an occupied-virtual (degeneracy-safe) VJP; the
   eigensolver is XLA's (LAPACK on CPU, cuSOLVER on GPU).
@@ -14,7 +15,8 @@ either module as its `ops` argument, which is how tests and benches compare the 
 from .density_matrix import density_matrix
 from .grid import density_on_grid, potential_matrix, screening_statistics
 from .jk import coulomb, exchange, jk
+from .jk_df import jk_df
 from .jk_direct import jk_direct
 
-__all__ = ["jk", "coulomb", "exchange", "jk_direct", "density_matrix", "density_on_grid", "potential_matrix",
+__all__ = ["jk", "coulomb", "exchange", "jk_df", "jk_direct", "density_matrix", "density_on_grid", "potential_matrix",
            "screening_statistics"]

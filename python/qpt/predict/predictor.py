@@ -87,7 +87,7 @@ class Predictor:
     def describe(self) -> str:
         config = self.config
         return (f"QPT model of {config.molecule.formula} ({config.basis}, {config.xc}, grid level "
-                f"{config.grid_level}), {self.steps} training steps")
+                f"{config.grid_level}, J/K engine {config.jk}), {self.steps} training steps")
 
     def _check_molecule(self, molecule: Molecule, allow_other_molecules: bool) -> np.ndarray:
         """The token ids of `molecule`, or a ValueError naming what the model cannot represent."""
@@ -131,7 +131,8 @@ class Predictor:
     def _predict_chunk(self, molecules, layout, token_ids) -> list:
         config = self.config
         started = time.perf_counter()
-        systems = [System.from_molecule(m, basis=config.basis, grid_level=config.grid_level) for m in molecules]
+        systems = [System.from_molecule(m, basis=config.basis, grid_level=config.grid_level, jk=config.jk,
+                                        auxbasis=config.auxbasis) for m in molecules]
         padding = self.batch_size - len(systems)  # repeat the last geometry: the compiled shape stays one
         batch_systems = systems + [systems[-1]] * padding
         positions = np.stack([layout.positions(m) for m in molecules] + [layout.positions(molecules[-1])] * padding)

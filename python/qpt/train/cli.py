@@ -56,8 +56,17 @@ def add_parsers(commands) -> None:
     demo.add_argument("--lr", type=float, default=DEMO_LEARNING_RATE, help="peak learning rate")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    _add_jk_arguments(demo)
     _add_ops_argument(demo)
     demo.set_defaults(run=_demo)
+
+
+def _add_jk_arguments(parser):
+    parser.add_argument("--jk", choices=("auto", "packed", "df", "direct"), default="auto",
+                        help="two-electron engine of every System: auto (packed ERIs for small molecules, density "
+                             "fitting above), packed, df or direct (default auto)")
+    parser.add_argument("--auxbasis", help="density-fitting basis for --jk df/auto (default: PySCF's make_auxbasis, "
+                                           "def2-universal-jkfit for def2 bases)")
 
 
 def _add_ops_argument(parser):
@@ -91,6 +100,7 @@ def _add_run_arguments(parser, *, grid_level, learning_rate):
                         help="geometries per step, all devices together (default 1)")
     parser.add_argument("--devices", type=int, help="devices in the data-parallel mesh (default: all JAX sees)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    _add_jk_arguments(parser)
     _add_ops_argument(parser)
 
 
@@ -115,7 +125,8 @@ def _train_config(args, **overrides):
                   learning_rate=args.lr, warmup_steps=args.warmup_steps,
                   sigma_bohr=DEFAULT_SIGMA_BOHR if args.sigma is None else args.sigma,
                   network_dtype=args.dtype, dft_dtype=args.dft_dtype, checkpoint_every=args.checkpoint_every,
-                  workers=args.workers, batch_size=args.batch_size, devices=args.devices)
+                  workers=args.workers, batch_size=args.batch_size, devices=args.devices, jk=args.jk,
+                  auxbasis=args.auxbasis)
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -127,10 +138,18 @@ def _describe(trainer, log):
     length = (f"{trainer.schedule_steps} steps" if trainer.schedule_steps is not None
               else f"{config.minutes:g} min (run length set after timing the first steps)")
     resuming = f"; resuming at step {trainer.step}" if trainer.step else ""
-    log(f"QPT training: {config.molecule.formula} {config.basis} {config.xc}, grid level {config.grid_level}; "
+    log(f"QPT training: {config.molecule.formula} {config.basis} {config.xc}, grid level {config.grid_level}, "
+        f"J/K engine {_engine_text(config.jk, trainer.layout.nao, config.auxbasis)}; "
         f"model d={model.d_model}, {model.n_layers} layers, {model.n_heads} heads "
         f"({parameter_count(trainer.params):,} parameters, {model.dtype}); {length}, peak lr "
         f"{config.learning_rate:g}{resuming}")
+
+
+def _engine_text(jk, nao, auxbasis):
+    from qpt.system.two_electron import choose_engine
+
+    engine, why = choose_engine(jk, nao)
+    return engine + (f" ({auxbasis})" if auxbasis and engine == "df" else "") + f" ({why})"
 
 
 def _finish_training(trainer, result, log):
@@ -198,6 +217,7 @@ def _eval(args):
         raise ValueError(f"--n-test must be >= 1, got {args.n_test}")
     result = evaluate(args.checkpoint, args.n_test, cache_dir=args.cache_dir, ops=_ops(args.ops))
     print(result.table)
+    print(f"labels and predictions use the training run's J/K engine: {result.engine}")
     return 0
 
 
@@ -220,7 +240,8 @@ def _demo(args):
         raise ValueError(f"{stale} exists and is not a demo's: a demo would replace it; choose another --out")
     ops = _ops(args.ops)
     config = TrainConfig(molecule="water", basis="def2-svp", xc="b3lyp5", grid_level=args.grid_level,
-                         model="tiny", minutes=args.minutes, seed=args.seed, learning_rate=args.lr)
+                         model="tiny", minutes=args.minutes, seed=args.seed, learning_rate=args.lr, jk=args.jk,
+                         auxbasis=args.auxbasis)
     os.makedirs(args.out, exist_ok=True)
     with open(marker, "w") as file:
         file.write("written by `qpt demo`: its checkpoint is retrained from scratch on every demo run\n")

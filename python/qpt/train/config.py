@@ -16,6 +16,7 @@ from qpt.model import ModelConfig, get_model_config
 from qpt.system import Molecule
 from qpt.system.grid import check_grid_level
 from qpt.system.molecule import check_basis
+from qpt.system.two_electron import ENGINES
 
 DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std: bond lengths vary by ~0.05 A, MD17-like
 MAX_WARMUP_STEPS = 1000       # the paper's warmup
@@ -58,6 +59,8 @@ class TrainConfig:
     devices: Optional[int] = None    # devices in the data-parallel mesh; None: all JAX sees
     workers: Optional[int] = None    # System-building processes; None: sized to the machine
     prefetch: int = 3                # batches of Systems built ahead of the current step
+    jk: str = "auto"                 # two-electron engine of every System: auto, packed, df, direct
+    auxbasis: Optional[str] = None   # density-fitting basis (jk df/auto); None: PySCF's make_auxbasis
 
     def __post_init__(self):
         molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
@@ -91,6 +94,11 @@ class TrainConfig:
             _positive_int(getattr(self, name), name)
         _positive_int(self.workers, "workers", allow_none=True)
         _positive_int(self.devices, "devices", allow_none=True)
+        if self.jk not in ("auto",) + ENGINES:
+            raise ValueError(f"train config: jk must be one of {('auto',) + ENGINES}, got {self.jk!r}")
+        if self.auxbasis is not None and (not isinstance(self.auxbasis, str) or self.jk not in ("auto", "df")):
+            raise ValueError(f"train config: auxbasis must be a basis name and needs jk 'df' or 'auto', got "
+                             f"{self.auxbasis!r} with jk {self.jk!r}")
         if self.devices is not None and self.batch_size % self.devices:
             raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
                              f"{self.devices} devices")

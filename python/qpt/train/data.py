@@ -56,6 +56,8 @@ class SampleBuilder:
     seed: int
     sigma_bohr: float
     stream: int = TRAINING_STREAM
+    jk: str = "auto"          # the Systems' two-electron engine (qpt.system.two_electron)
+    auxbasis: str | None = None
 
     def geometry(self, index: int) -> Molecule:
         return sample_geometry(self.molecule, self.seed, index, self.sigma_bohr, self.stream)
@@ -63,7 +65,8 @@ class SampleBuilder:
     def build(self, index: int) -> Sample:
         start = time.perf_counter()
         molecule = self.geometry(index)
-        system = System.from_molecule(molecule, basis=self.basis, grid_level=self.grid_level)
+        system = System.from_molecule(molecule, basis=self.basis, grid_level=self.grid_level, jk=self.jk,
+                                      auxbasis=self.auxbasis)
         return Sample(index, molecule, system, self.layout.positions(molecule), time.perf_counter() - start)
 
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from qpt.dft import precision
+from qpt.dft.two_electron import coulomb_exchange
 from qpt.dft.xc import xc_energy_and_potential
 from qpt.model import ModelInputs, normalised_bias_stack
 
@@ -28,7 +29,7 @@ def quantum_features(system, token_ids, positions, functional, *, ops, dtype=Non
     h = system.core_hamiltonian
     x = system.orthogonalizer
     a = functional.exact_exchange
-    j, k = ops.jk(system.eri, d0)
+    j, k = coulomb_exchange(system, d0, ops=ops)
     _, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, d0, ops)
     h_init = h + j - 0.5 * a * k + v_xc
     positions = jnp.asarray(positions, dtype)
