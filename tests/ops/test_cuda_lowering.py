@@ -150,3 +150,9 @@ def test_every_target_the_ops_lower_to_is_registered_for_cuda():
     if not info["cuda_compiled"]:
         pytest.skip(f"this build has no CUDA module ({info.get('cuda_import_error', 'built without nvcc')})")
     assert set(FFI_TARGETS) <= set(info["targets"]["CUDA"])
+
+
+def test_every_public_op_has_a_case_here():
+    """A new op in qpt.ops must be added to the cases above, so its CUDA lowering is checked too."""
+    host_side = {"screening_statistics"}  # counts the screening's work on the CPU, by design
+    assert set(ops.__all__) - host_side == set(FORWARD_TARGETS)
