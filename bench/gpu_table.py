@@ -102,8 +102,12 @@ def _qpt_functions():
         "xc_potential": (lambda c: jax.jit(lambda b, g, d: xc_energy_and_potential(functional, b, g, d, ops)),
                          lambda c: (c.basis, c.grid, c.density)),
         "density_matrix": (lambda c: jax.jit(lambda f, x: density_matrix(f, x, c.mol.nelectron // 2)),
-                           lambda c: (c.mol.get_hcore(), _orthogonalizer(c.mol))),
+                           lambda c: (_core_hamiltonian(c.mol), _orthogonalizer(c.mol))),
     }
+
+
+def _core_hamiltonian(mol):
+    return mol.intor_symmetric("int1e_kin") + mol.intor_symmetric("int1e_nuc")
 
 
 def _orthogonalizer(mol):
@@ -281,7 +285,7 @@ def main(argv=None):
     import qpt_kernels
 
     cpu, gpu = _devices()
-    g4, g4_missing = _gpu4pyscf() if gpu is not None else (None, "no GPU")
+    g4, g4_missing = _gpu4pyscf() if gpu is not None else (None, None)
     notes = []
     if gpu is None:
         notes.append("JAX sees no GPU: CPU column only")
