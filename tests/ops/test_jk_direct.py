@@ -79,8 +79,9 @@ def test_screening_threshold_bounds_the_change():
 
 # The CUDA kernel adds each quartet's contributions to J and K with float64 atomics in whatever order the
 # threads arrive (csrc/cuda/jk_direct_cuda.cu), so on a GPU two calls agree to round-off, not bit for bit:
-# sums of M terms in two orders differ by at most 2(M-1)u sum|term| (u = 1.1e-16), seen far below 1e-12 of
-# max|J| for these sizes. A lost or doubled quartet, or a screening decision that changed, is far larger.
+# sums of M terms in two orders differ by at most 2(M-1)u sum|term| (u = 1.1e-16), expected far below 1e-12
+# of max|J| for these sizes (not yet measured on a GPU). A lost or doubled quartet, or a screening decision
+# that changed, is far larger.
 GPU_ROUND_OFF = 1e-12
 
 
