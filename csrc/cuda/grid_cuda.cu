@@ -312,6 +312,12 @@ __global__ void potential_kernel(DeviceLayout basis, DeviceGeometry<T> g, Scratc
       }
       __syncthreads();
       // A += phi^T W over the block's points, kTile x kTile entries per thread, added atomically.
+      // Determinism: each thread sums its tile over the block's points in a fixed order, but the blocks of
+      // points add their tiles to the float64 accumulators in whatever order they finish, so V is
+      // reproducible to float64 round-off (2 (M - 1) u sum|c| for M blocks' contributions c, u = 1.1e-16),
+      // not bit for bit, for both dtypes; a float32 V is that sum rounded once (a one-ulp change at most,
+      // where the sum lies next to a rounding boundary). density_kernel has no atomics: each point is one
+      // thread's fixed-order sum, so rho and grad rho are bitwise reproducible on the GPU too.
       double* accumulator = plan.accumulators + job * nao * nao;
       const int tiles = (rows + kTile - 1) / kTile;
       for (int tile = t; tile < tiles * tiles; tile += kThreads) {

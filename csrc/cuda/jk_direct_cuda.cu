@@ -6,6 +6,12 @@
 namespace qpt::cuda {
 namespace {
 
+// Determinism: workers add each quartet's block to the shared halves of J and K with float64 atomicAdd, in
+// whatever order they arrive, so results are reproducible to float64 round-off, not bit for bit (the CPU
+// driver's fixed order is): two orders of the M contributions c to one entry differ by at most
+// 2 (M - 1) u sum|c|, u = 1.1e-16, whatever the dtype. A float32 result is that float64 sum rounded once,
+// so it differs between calls only where the sum lies within round-off of a float32 rounding boundary,
+// and then by one float32 ulp.
 struct AtomicAdd {
   __device__ void operator()(double* target, double value) const { atomicAdd(target, value); }
 };

@@ -299,47 +299,27 @@ def test_kernel_rejects_inconsistent_shapes_itself():
         jax.block_until_ready(call(*args[:4], args[4][:-1], dm, **attributes))
 
 
-def test_cuda_lowering_exists():
-    """The CUDA targets lower (checked without a GPU through jax.export)."""
-    _, shells, grid, dm = _case(WATER, "sto-3g", points=64)
-    checks = [jax.export.DisabledSafetyCheck.custom_call(name)
-              for name in ("qpt_density_on_grid", "qpt_potential_matrix")]
-
-    def energy_and_potential(d):
-        rho, grad = density_on_grid(shells, grid, d)
-        return potential_matrix(shells, grid, rho, grad)
-
-    exported = jax.export.export(jax.jit(energy_and_potential), platforms=["cuda"], disabled_checks=checks)(dm)
-    text = exported.mlir_module()
-    assert "qpt_density_on_grid" in text and "qpt_potential_matrix" in text
-
-
-@pytest.mark.cuda
-def test_cuda_kernels_match_pyscf():
-    mol, shells, grid, dm = _case(AMMONIA, "def2-svp", level=1)
-    gpu = jax.devices("gpu")[0]
-    on_gpu = jax.device_put((shells, grid, dm), gpu)
-    rho, grad = density_on_grid(*on_gpu)
-    rho_ref, grad_ref = _pyscf_rho(mol, grid, dm)
-    np.testing.assert_allclose(np.asarray(rho), rho_ref, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(np.asarray(grad), grad_ref, rtol=0, atol=1e-10)
-    v_rho, v_grad = grid.weights * rho_ref, grid.weights[:, None] * grad_ref
-    vmat = potential_matrix(on_gpu[0], on_gpu[1], jax.device_put(v_rho, gpu), jax.device_put(v_grad, gpu))
-    np.testing.assert_allclose(np.asarray(vmat), potential_matrix(shells, grid, v_rho, v_grad), atol=1e-10)
-    rho32, _ = density_on_grid(on_gpu[0], on_gpu[1], jax.device_put(dm.astype(np.float32), gpu))
-    assert np.max(np.abs(np.asarray(rho32) - rho_ref)) / np.max(np.abs(rho_ref)) < 1e-5
-
-
-@pytest.mark.cuda
-def test_cuda_batch_and_gradient():
+@pytest.mark.platforms("cuda")
+def test_cuda_kernels_match_the_cpu_kernels():
+    """Beyond the [cuda] variants above (each against PySCF): the GPU and CPU kernels agree, batched and
+    through the VJP."""
     mol, shells, grid, _ = _case(WATER, "6-31g*", points=1000)
-    gpu = jax.devices("gpu")[0]
+    cpu = jax.devices("cpu")[0]
     d = _random_symmetric(mol.nao, batch=(3,))
-    on_gpu = jax.device_put((shells, grid), gpu)
-    rho, grad = density_on_grid(*on_gpu, jax.device_put(d, gpu))
-    rho_cpu, grad_cpu = density_on_grid(shells, grid, d)
-    np.testing.assert_allclose(np.asarray(rho), rho_cpu, atol=1e-10)
-    np.testing.assert_allclose(np.asarray(grad), grad_cpu, atol=1e-10)
-    loss = lambda s, g, x: jnp.sum(jnp.sin(density_on_grid(s, g, x)[0]))  # noqa: E731
-    np.testing.assert_allclose(np.asarray(jax.grad(loss, argnums=2)(*on_gpu, jax.device_put(d, gpu))),
-                               jax.grad(loss, argnums=2)(shells, grid, d), atol=1e-10)
+
+    def density_and_potential(s, g, x):
+        rho, grad = density_on_grid(s, g, x)
+        return rho, grad, potential_matrix(s, g, g.weights * rho, g.weights[:, None] * grad)
+
+    def loss(s, g, x):
+        rho, grad, vmat = density_and_potential(s, g, x)
+        return jnp.sum(jnp.sin(rho)) + jnp.sum(grad ** 2) + jnp.sum(vmat * x)
+
+    on_gpu = density_and_potential(shells, grid, d)  # the default device is the GPU here
+    assert {device.platform for device in on_gpu[2].devices()} == {"gpu"}
+    on_cpu = density_and_potential(*jax.device_put((shells, grid, d), cpu))
+    for gpu_result, cpu_result in zip(on_gpu, on_cpu):
+        np.testing.assert_allclose(np.asarray(gpu_result), np.asarray(cpu_result), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(jax.grad(loss, argnums=2)(shells, grid, d)),
+                               np.asarray(jax.grad(loss, argnums=2)(*jax.device_put((shells, grid, d), cpu))),
+                               rtol=0, atol=1e-9)

@@ -77,22 +77,37 @@ def test_screening_threshold_bounds_the_change():
     assert np.max(np.abs(loose[1] - exact[1])) < 1e-5
 
 
-def test_scaling_the_density_scales_the_result_exactly():
+# The CUDA kernel adds each quartet's contributions to J and K with float64 atomics in whatever order the
+# threads arrive (csrc/cuda/jk_direct_cuda.cu), so on a GPU two calls agree to round-off, not bit for bit:
+# sums of M terms in two orders differ by at most 2(M-1)u sum|term| (u = 1.1e-16), expected far below 1e-12
+# of max|J| for these sizes (not yet measured on a GPU). A lost or doubled quartet, or a screening decision
+# that changed, is far larger.
+GPU_ROUND_OFF = 1e-12
+
+
+def _assert_same_result(platform, result, expected):
+    """Bitwise on the CPU (fixed reduction order), to GPU_ROUND_OFF of the largest entry on a GPU."""
+    for got, want in zip(result, expected):
+        if platform == "cpu":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=0, atol=GPU_ROUND_OFF * np.max(np.abs(want)))
+
+
+def test_scaling_the_density_scales_the_result_exactly(platform):
     """Density-weighted screening is relative to max|D|, so the op stays linear (the VJP relies on it)."""
     _, shells, d = _case("uracil", "def2-svp", seed=2)
     j, k = jk_direct(shells, d, screening_threshold=1e-8)
     for scale in (2.0 ** -40, 2.0 ** 30):
-        j_scaled, k_scaled = jk_direct(shells, scale * d, screening_threshold=1e-8)
-        np.testing.assert_array_equal(j_scaled, scale * j)
-        np.testing.assert_array_equal(k_scaled, scale * k)
+        scaled = jk_direct(shells, scale * d, screening_threshold=1e-8)
+        _assert_same_result(platform, scaled, (scale * np.asarray(j), scale * np.asarray(k)))
 
 
-def test_results_are_bitwise_reproducible():
+def test_results_are_reproducible(platform):
     _, shells, d = _case(WATER, "def2-tzvp")
     first = jk_direct(shells, d)
     for _ in range(3):
-        again = jk_direct(shells, d)
-        assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+        _assert_same_result(platform, jk_direct(shells, d), first)
 
 
 def test_batch_of_densities_and_of_conformers():
@@ -208,16 +223,7 @@ def test_kernel_rejects_inconsistent_shapes_itself():
                                    sph_table("float64"), d, **bad))
 
 
-def test_cuda_lowering_exists():
-    """The CUDA target lowers (checked without a GPU through jax.export)."""
-    _, shells, d = _case(WATER, "sto-3g")
-    exported = jax.export.export(
-        jax.jit(lambda x: jk_direct(shells, x)), platforms=["cuda"],
-        disabled_checks=[jax.export.DisabledSafetyCheck.custom_call("qpt_jk_direct")])(d)
-    assert "qpt_jk_direct" in exported.mlir_module()
-
-
-@pytest.mark.cuda
+@pytest.mark.platforms("cuda")
 def test_cuda_kernel_matches_cpu_and_pyscf():
     mol, shells, d = _case(WATER, "def2-tzvp", batch=(2,))
     gpu, cpu = jax.devices("gpu")[0], jax.devices("cpu")[0]

@@ -15,6 +15,9 @@ from qpt.train.data import HELDOUT_STREAM, TRAINING_STREAM, GeometryStream, Samp
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
 from qpt.train.plots import plot_loss_curve
 
+# Host-side parts: no op runs here, so the CUDA half of the suite has nothing to add (tests/conftest.py).
+pytestmark = pytest.mark.platforms("cpu")
+
 WATER = Molecule.from_catalog("water")
 
 

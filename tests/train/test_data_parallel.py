@@ -33,6 +33,7 @@ WATER = Molecule.from_catalog("water")
 def _environment(**changes):
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
+    env["JAX_PLATFORMS"] = "cpu"  # these runs are about CPU devices and processes, on a GPU machine too
     env["PYTHONPATH"] = os.pathsep.join([HERE] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.update(changes)
     return env
@@ -118,6 +119,7 @@ class _BrokenBuilder(SampleBuilder):
         return super().build(index)
 
 
+@pytest.mark.platforms("cpu")
 def test_worker_process_errors_reach_the_trainer_and_waiting_is_timed():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
     builder = _BrokenBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1)
@@ -130,6 +132,7 @@ def test_worker_process_errors_reach_the_trainer_and_waiting_is_timed():
 
 # ---- several devices, several processes ---------------------------------------------------------
 
+@pytest.mark.platforms("cpu")
 def test_sharded_training_matches_one_device_and_a_per_geometry_reference(tmp_path):
     """4 CPU devices: batch 4 on meshes of 1, 2 and 4 devices vs each geometry's gradient taken alone."""
     out = tmp_path / "runs.npz"
@@ -164,6 +167,7 @@ def _distributed(port, process_id, *arguments):
                 "--process-id", str(process_id), *arguments)
 
 
+@pytest.mark.platforms("cpu")
 def test_two_processes_on_localhost_train_like_one(tmp_path):
     """Process 0 gets the coordinator from flags, process 1 from JAX's environment variables."""
     port, run = _free_port(), ["--steps", "2", "--out", str(tmp_path / "two")]
@@ -189,6 +193,7 @@ def test_two_processes_on_localhost_train_like_one(tmp_path):
     assert max(np.max(np.abs(one[name] - initial[name.removeprefix("params/")])) for name in one) > 1e-4
 
 
+@pytest.mark.platforms("cpu")
 def test_a_killed_process_ends_the_other_with_an_error_not_a_hang(tmp_path):
     port, peer_timeout = _free_port(), 10
     run = tmp_path / "run"

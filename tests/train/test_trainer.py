@@ -42,9 +42,41 @@ def test_a_few_steps_lower_the_energy_on_held_out_geometries(tmp_path):
     assert np.all(result.history["validation_baseline"] == result.history["validation_baseline"][0])
 
 
-def test_resumed_training_is_bitwise_identical_to_an_uninterrupted_run(tmp_path):
-    """With the kernel ops (the default): they reduce their per-lane partial sums in a fixed order, so they
-    are bitwise reproducible and a resumed run must equal the uninterrupted one exactly."""
+# On a GPU the kernels' atomic additions (csrc/cuda/*.cu) make every loss and gradient reproducible to
+# float64 round-off (~1e-16 relative), not bit for bit, so there a resumed run must match to round-off as
+# Adam carries it into the parameters. Adam amplifies it where a gradient is itself round-off: 563 of the
+# tiny model's 107136 gradient components here are below 1e-16 (the attention key bias, zero by the
+# softmax's shift invariance, among them), and such a component moves by lr * g / (|g| + eps), up to
+# 2e-3 * 1e-16 / 1e-12 = 2e-7 per step and different in each run: 1.2e-6 over 6 steps. Hence parameters to
+# 1e-5, the optimiser state to 1e-6 of each leaf's largest value, losses to 1e-9 relative. A wrong resume
+# (a step skipped or repeated, other geometries, optimiser state or schedule lost) moves the parameters by
+# about the learning rate per step, 2e-3: still two orders of magnitude above the tolerance.
+GPU_PARAMS_ATOL, GPU_STATE_RELATIVE, GPU_LOSS_RTOL = 1e-5, 1e-6, 1e-9
+
+
+def _assert_resumed_matches(platform, uninterrupted, resumed):
+    if platform == "cpu":
+        for a, b in zip(_leaves(uninterrupted.params) + _leaves(uninterrupted.opt_state),
+                        _leaves(resumed.params) + _leaves(resumed.opt_state)):
+            np.testing.assert_array_equal(a, b)
+        for name in ("loss", "validation_loss"):
+            np.testing.assert_array_equal(uninterrupted.history[name], resumed.history[name])
+        return
+    for a, b in zip(_leaves(uninterrupted.params), _leaves(resumed.params)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=GPU_PARAMS_ATOL)
+    for a, b in zip(_leaves(uninterrupted.opt_state), _leaves(resumed.opt_state)):
+        if np.issubdtype(a.dtype, np.integer):  # Adam's step count
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=0, atol=GPU_STATE_RELATIVE * float(np.max(np.abs(a), initial=0)))
+    for name in ("loss", "validation_loss"):  # validation_loss is NaN where none was taken, in both runs
+        np.testing.assert_allclose(uninterrupted.history[name], resumed.history[name], rtol=GPU_LOSS_RTOL)
+
+
+def test_resumed_training_equals_an_uninterrupted_run(tmp_path, platform):
+    """With the kernel ops (the default): on the CPU they reduce their per-lane partial sums in a fixed order,
+    so they are bitwise reproducible and a resumed run must equal the uninterrupted one exactly; on a GPU to
+    round-off (see GPU_PARAMS_ATOL)."""
     config = small_config(steps=6, checkpoint_every=2)
     uninterrupted = Trainer(config, tmp_path / "a", progress=False)
     uninterrupted.run()
@@ -57,11 +89,8 @@ def test_resumed_training_is_bitwise_identical_to_an_uninterrupted_run(tmp_path)
     resumed.run()
 
     assert resumed.step == uninterrupted.step == 6
-    for a, b in zip(_leaves(uninterrupted.params), _leaves(resumed.params)):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(_leaves(uninterrupted.opt_state), _leaves(resumed.opt_state)):
-        np.testing.assert_array_equal(a, b)
-    for name in ("loss", "validation_loss", "learning_rate", "step"):
+    _assert_resumed_matches(platform, uninterrupted, resumed)
+    for name in ("learning_rate", "step"):  # host-side numbers: exact on every platform
         np.testing.assert_array_equal(uninterrupted.history[name], resumed.history[name])
     # The saved file holds the same state and no pickled objects.
     reloaded = Trainer.from_checkpoint(tmp_path / "b" / checkpoint.FILE_NAME, progress=False)

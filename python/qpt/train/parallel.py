@@ -41,10 +41,19 @@ def initialize_distributed(coordinator_address=None, num_processes=None, process
                                heartbeat_timeout_seconds=int(heartbeat_timeout))
 
 
+def platform_devices() -> list:
+    """The devices of the platform JAX computes on by default: that of `jax.default_device` when one is set
+    (e.g. the CPU on a GPU machine, as the CPU half of the tests does), else the default backend's."""
+    default = jax.config.jax_default_device
+    if default is None:
+        return jax.devices()
+    return jax.devices(default if isinstance(default, str) else default.platform)
+
+
 def make_data_mesh(devices: int | None = None) -> Mesh:
-    """The 1-d mesh over the first `devices` of jax.devices() (all of them when None). With several
+    """The 1-d mesh over the first `devices` of platform_devices() (all of them when None). With several
     processes the mesh must span every process' devices, so only None or the full count is allowed."""
-    available = jax.devices()
+    available = platform_devices()
     count = len(available) if devices is None else devices
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"devices must be a positive integer, got {devices!r}")
