@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from pyscf import gto
+from pyscf.df import incore
 
 import qpt_kernels
 from qpt import ops
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.platforms("cpu")
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 MLIR_TYPES = {"float32": "f32", "float64": "f64"}
-FFI_TARGETS = ("qpt_jk_packed", "qpt_jk_direct", "qpt_density_on_grid", "qpt_potential_matrix")
+FFI_TARGETS = ("qpt_jk_packed", "qpt_jk_direct", "qpt_jk_df", "qpt_density_on_grid", "qpt_potential_matrix")
 
 
 def _water():
@@ -40,6 +41,7 @@ def _cases(dtype):
     mol, shells, grid, d = _water()
     d = d.astype(dtype)
     eri = mol.intor("int2e", aosym="s8").astype(dtype)
+    cderi = np.asarray(incore.cholesky_eri(mol, auxbasis="def2-universal-jkfit", verbose=0)).astype(dtype)
     v_rho = np.linspace(-1.0, 1.0, grid.size).astype(dtype)
 
     def potential(v):
@@ -52,6 +54,7 @@ def _cases(dtype):
         "coulomb": (lambda a: ops.coulomb(eri, a), d),
         "exchange": (lambda a: ops.exchange(eri, a), d),
         "jk_direct": (lambda a: ops.jk_direct(shells, a), d),
+        "jk_df": (lambda a: ops.jk_df(cderi, a), d),
         "density_on_grid": (lambda a: ops.density_on_grid(shells, grid, a), d),
         "potential_matrix": (potential, v_rho),
         "density_matrix": (lambda a: ops.density_matrix(a, x, 3)[0], d),
@@ -60,10 +63,11 @@ def _cases(dtype):
 
 # The FFI targets each op's forward and its VJP must reach (density_matrix calls XLA's eigensolver only).
 FORWARD_TARGETS = {"jk": {"qpt_jk_packed": 1}, "coulomb": {"qpt_jk_packed": 1}, "exchange": {"qpt_jk_packed": 1},
-                   "jk_direct": {"qpt_jk_direct": 1}, "density_on_grid": {"qpt_density_on_grid": 1},
+                   "jk_direct": {"qpt_jk_direct": 1}, "jk_df": {"qpt_jk_df": 1}, "density_on_grid": {"qpt_density_on_grid": 1},
                    "potential_matrix": {"qpt_potential_matrix": 1}, "density_matrix": {}}
 VJP_TARGETS = {"jk": {"qpt_jk_packed": 2}, "coulomb": {"qpt_jk_packed": 2}, "exchange": {"qpt_jk_packed": 2},
                "jk_direct": {"qpt_jk_direct": 2},
+               "jk_df": {"qpt_jk_df": 3},  # forward, then J of Jbar and K of Kbar in separate calls
                "density_on_grid": {"qpt_density_on_grid": 1, "qpt_potential_matrix": 1},
                "potential_matrix": {"qpt_potential_matrix": 1, "qpt_density_on_grid": 1}, "density_matrix": {}}
 
@@ -120,7 +124,7 @@ def test_vjp_lowers_to_the_cuda_targets(op, dtype):
         assert types == {MLIR_TYPES[dtype]}, (name, types)
 
 
-@pytest.mark.parametrize("op", ["jk", "jk_direct", "density_on_grid", "potential_matrix"])
+@pytest.mark.parametrize("op", ["jk", "jk_direct", "jk_df", "density_on_grid", "potential_matrix"])
 def test_second_order_and_batches_stay_on_the_cuda_targets(op):
     """grad of grad, and vmap over a batch of 3: still the CUDA kernels, and one call per direction for the
     whole batch (a per-item loop would multiply the calls)."""
