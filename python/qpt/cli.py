@@ -36,10 +36,12 @@ def build_parser():
     info = commands.add_parser("info", help="build info, devices and versions")
     info.set_defaults(run=_info)
     from qpt import energy_check
+    from qpt.eval.cli import add_parser as add_dataset_parser
     from qpt.train.cli import add_parsers as add_training_parsers
 
     energy_check.add_parser(commands)
     add_training_parsers(commands)
+    add_dataset_parser(commands)
     return parser
 
 

@@ -15,7 +15,8 @@ from qpt.train.config import TrainConfig
 from qpt.train.data import HELDOUT_STREAM, SampleBuilder
 from qpt.train.trainer import Trainer
 
-CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=4, workers=1)
+CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=4, workers=1,
+                     geometries="gaussian")
 
 
 def _synthetic_label(n=6, n_occ=2, seed=0):
