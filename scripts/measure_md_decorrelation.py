@@ -2,7 +2,7 @@
 geometry streams (qpt.data.thermal.DEFAULT_SPACING_FS).
 
 Method: for each molecule, `--trajectories` Langevin trajectories (GFN2-xTB via tblite, the settings of
-qpt.data.thermal: 500 K, 0.5 fs, friction 0.01/fs unless given) start from the equilibrium geometry,
+qpt.data.thermal_settings: 500 K, 0.5 fs, friction 0.05/fs unless given) start from the equilibrium geometry,
 are equilibrated (equilibration_fs) and then record every interatomic distance r_ij at every step for
 `--picoseconds`. For each pair, the normalised autocorrelation C(tau) = <dr(t) dr(t + tau)> / <dr^2>
 (dr = r - <r>, averaged over time origins and trajectories) is computed by FFT. Because bond

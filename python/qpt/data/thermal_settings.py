@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 
 DEFAULT_TEMPERATURE_K = 500.0   # MD17's sampling temperature
 DEFAULT_TIMESTEP_FS = 0.5       # a tenth of an O-H stretch period (about 9 fs); stable for hydrogens at 500 K
-DEFAULT_FRICTION_PER_FS = 0.01  # Langevin coupling: a 100 fs thermostat time
-DEFAULT_SPACING_FS = 50.0       # between frames of a trajectory: the measured decorrelation time
-DEFAULT_EQUILIBRATION_FS = 500.0  # from the equilibrium geometry to frame 0: five thermostat times
+DEFAULT_FRICTION_PER_FS = 0.05  # Langevin coupling: a 20 fs thermostat time (sets how fast bonds decorrelate)
+DEFAULT_SPACING_FS = 100.0      # between frames of a trajectory: the measured decorrelation time
+DEFAULT_EQUILIBRATION_FS = 500.0  # from the equilibrium geometry to frame 0: 25 thermostat times
 
 
 def _finite_positive(value, what):
