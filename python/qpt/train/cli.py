@@ -191,7 +191,8 @@ def _train(args):
 
 
 def _eval(args):
-    """Evaluate a checkpoint against converged SCF labels on held-out geometries (cached on disk)."""
+    """Evaluate a checkpoint against converged SCF labels: those of a `qpt dataset` label set (--dataset), or
+    of the run's own held-out geometries (computed once, cached on disk)."""
     from qpt.eval.evaluate import evaluate
 
     n_test = 10 if args.n_test is None and args.dataset is None else args.n_test
