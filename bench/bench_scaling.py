@@ -2,7 +2,7 @@
 the fraction of step time the trainer spent waiting for System builds (worker processes).
 
     python bench/bench_scaling.py [--molecule uracil] [--basis sto-3g] [--grid-level 1] [--per-device 2]
-                                  [--steps 6] [--devices 1 2 4]
+                                  [--steps 6] [--devices 1 2 4] [--geometries gaussian|thermal]
 
 Each device count runs in its own process with XLA_FLAGS=--xla_force_host_platform_device_count=N (JAX
 reads it once, at start-up), trains `--per-device` geometries per device per step (weak scaling: the
@@ -11,6 +11,9 @@ starting) and the last (it also evaluates the validation geometry) are left out,
 built ahead (prefetch 1), so Systems built during compilation cannot flatter the throughput. Efficiency is
 throughput(N) / (N x throughput(1)). On a CPU the host devices share the same cores, so expect little
 speed-up there; what the table shows is that the sharded step and the data pipeline keep working.
+
+--geometries: the training geometry source (default gaussian, as in the README's table; thermal adds the
+MD of each frame to the workers' build time).
 
 Under pytest (`pytest --benchmark-only bench/bench_scaling.py`) one small case runs: water, sto-3g.
 """
@@ -33,7 +36,7 @@ def _measure(args) -> dict:
     from qpt.train.trainer import Trainer
 
     config = TrainConfig(molecule=args.molecule, basis=args.basis, grid_level=args.grid_level, model="tiny",
-                         steps=args.steps, warmup_steps=1, batch_size=args.per_device * args.inner,
+                         steps=args.steps, warmup_steps=1, geometries=args.geometries, batch_size=args.per_device * args.inner,
                          devices=args.inner, validate_every=10 ** 6, checkpoint_every=10 ** 6, prefetch=1)
     trainer = Trainer(config, tempfile.mkdtemp(prefix="qpt-bench-scaling-"), progress=False)
     history = trainer.run().history
@@ -47,7 +50,8 @@ def _measure(args) -> dict:
             "workers": config.workers or "auto"}
 
 
-def run_scaling(molecule, basis, grid_level, per_device, steps, device_counts, timeout=1800) -> list:
+def run_scaling(molecule, basis, grid_level, per_device, steps, device_counts, timeout=1800,
+                geometries="gaussian") -> list:
     if steps <= _SKIPPED_FIRST + _SKIPPED_LAST:
         raise ValueError(f"--steps must exceed {_SKIPPED_FIRST + _SKIPPED_LAST} (warm-up and last steps are not timed)")
     rows = []
@@ -55,7 +59,7 @@ def run_scaling(molecule, basis, grid_level, per_device, steps, device_counts, t
         env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
         command = [sys.executable, os.path.abspath(__file__), "--inner", str(devices), "--molecule", molecule,
                    "--basis", basis, "--grid-level", str(grid_level), "--per-device", str(per_device),
-                   "--steps", str(steps)]
+                   "--steps", str(steps), "--geometries", geometries]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if done.returncode:
             raise RuntimeError(f"scaling run on {devices} devices failed:\n{done.stderr[-3000:]}")
@@ -83,6 +87,7 @@ def _parser():
     parser.add_argument("--per-device", type=int, default=2, help="geometries per device per step")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--geometries", choices=("gaussian", "thermal"), default="gaussian")
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)  # the child process' device count
     return parser
 
@@ -92,7 +97,8 @@ def main(argv=None):
     if args.inner is not None:
         print(json.dumps(_measure(args)))
         return 0
-    rows = run_scaling(args.molecule, args.basis, args.grid_level, args.per_device, args.steps, args.devices)
+    rows = run_scaling(args.molecule, args.basis, args.grid_level, args.per_device, args.steps, args.devices,
+                       geometries=args.geometries)
     print(format_table(rows, f"{args.molecule} {args.basis} b3lyp5 grid level {args.grid_level}, tiny model, "
                              f"{args.per_device} geometries per device per step, {os.cpu_count()} CPU cores"))
     return 0

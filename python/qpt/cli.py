@@ -37,11 +37,13 @@ def build_parser():
     info.set_defaults(run=_info)
     from qpt import energy_check
     from qpt.predict.cli import add_parser as add_predict_parser
+    from qpt.eval.cli import add_parser as add_dataset_parser
     from qpt.train.cli import add_parsers as add_training_parsers
 
     energy_check.add_parser(commands)
     add_training_parsers(commands)
     add_predict_parser(commands)
+    add_dataset_parser(commands)
     return parser
 
 

@@ -7,7 +7,8 @@ from qpt.model import TokenLayout
 from qpt.system import Molecule, System
 from qpt.train.config import TrainConfig
 
-SETUP = dict(molecule="water", basis="sto-3g", grid_level=0, model="tiny")
+# Gaussian geometries: these tests are about the training loop; thermal streams have their own tests
+SETUP = dict(molecule="water", basis="sto-3g", grid_level=0, model="tiny", geometries="gaussian")
 
 
 def small_config(**changes):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+from qpt.data import thermal_settings as thermal
+
 DEMO_MINUTES = 5.0
 DEMO_GRID_LEVEL = 3
 DEMO_TEST_GEOMETRIES = 8
@@ -39,7 +41,12 @@ def add_parsers(commands) -> None:
     evaluate = commands.add_parser("eval", help="metrics of a trained model vs converged SCF on held-out geometries",
                                    description=_eval.__doc__)
     evaluate.add_argument("--checkpoint", required=True, help="checkpoint.npz or the run directory holding it")
-    evaluate.add_argument("--n-test", type=int, default=10, help="held-out geometries (default 10)")
+    evaluate.add_argument("--dataset", help="a `qpt dataset` label set to evaluate on (default: the run's own "
+                                            "held-out geometries, labels cached in --cache-dir)")
+    evaluate.add_argument("--n-test", type=int,
+                          help="held-out geometries (default: all of --dataset, else 10)")
+    evaluate.add_argument("--scf-iterations", action="store_true",
+                          help="also count PySCF's SCF iterations from the predicted density vs its default guess")
     evaluate.add_argument("--cache-dir", help="label cache (default: <run directory>/labels)")
     _add_ops_argument(evaluate)
     evaluate.set_defaults(run=_eval)
@@ -89,7 +96,21 @@ def _add_run_arguments(parser, *, grid_level, learning_rate):
     parser.add_argument("--lr", type=float, default=learning_rate,
                         help=f"peak learning rate (default {learning_rate:g})")
     parser.add_argument("--warmup-steps", type=int, help="linear warmup (default 10%% of the steps, at most 1000)")
-    parser.add_argument("--sigma", type=float, help="geometry displacement std in bohr (default 0.1)")
+    parser.add_argument("--geometries", choices=("thermal", "gaussian"), default="thermal",
+                        help="training geometries: frames of Langevin MD on GFN2-xTB (default) or Gaussian "
+                             "displacements of the equilibrium geometry (--sigma)")
+    parser.add_argument("--sigma", type=float, help="Gaussian geometries: displacement std in bohr (default 0.1)")
+    parser.add_argument("--temperature", type=float, default=thermal.DEFAULT_TEMPERATURE_K,
+                        help=f"thermal geometries: MD temperature in K (default {thermal.DEFAULT_TEMPERATURE_K:g})")
+    parser.add_argument("--md-timestep", type=float, default=thermal.DEFAULT_TIMESTEP_FS,
+                        help=f"thermal geometries: MD time step in fs (default {thermal.DEFAULT_TIMESTEP_FS:g})")
+    parser.add_argument("--md-friction", type=float, default=thermal.DEFAULT_FRICTION_PER_FS,
+                        help=f"thermal geometries: Langevin friction in 1/fs (default {thermal.DEFAULT_FRICTION_PER_FS:g})")
+    parser.add_argument("--md-spacing", type=float, default=thermal.DEFAULT_SPACING_FS,
+                        help=f"thermal geometries: fs between frames (default {thermal.DEFAULT_SPACING_FS:g})")
+    parser.add_argument("--md-equilibration", type=float, default=thermal.DEFAULT_EQUILIBRATION_FS,
+                        help=f"thermal geometries: fs of MD before the first frame "
+                             f"(default {thermal.DEFAULT_EQUILIBRATION_FS:g})")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="network dtype")
     parser.add_argument("--dft-dtype", choices=("float64", "float32"), default="float64",
                         help="dtype of the DFT iterations in the loss")
@@ -123,7 +144,10 @@ def _train_config(args, **overrides):
     values = dict(molecule=args.molecule, basis=args.basis, xc=args.xc, grid_level=args.grid_level,
                   model=get_model_config(args.model, **sizes), steps=args.steps, minutes=args.minutes, seed=args.seed,
                   learning_rate=args.lr, warmup_steps=args.warmup_steps,
-                  sigma_bohr=DEFAULT_SIGMA_BOHR if args.sigma is None else args.sigma,
+                  geometries=args.geometries, sigma_bohr=DEFAULT_SIGMA_BOHR if args.sigma is None else args.sigma,
+                  temperature_k=args.temperature, md_timestep_fs=args.md_timestep,
+                  md_friction_per_fs=args.md_friction, md_spacing_fs=args.md_spacing,
+                  md_equilibration_fs=args.md_equilibration,
                   network_dtype=args.dtype, dft_dtype=args.dft_dtype, checkpoint_every=args.checkpoint_every,
                   workers=args.workers, batch_size=args.batch_size, devices=args.devices, jk=args.jk,
                   auxbasis=args.auxbasis)
@@ -210,14 +234,20 @@ def _train(args):
 
 
 def _eval(args):
-    """Evaluate a checkpoint against converged SCF labels on held-out geometries (cached on disk)."""
+    """Evaluate a checkpoint against converged SCF labels: those of a `qpt dataset` label set (--dataset), or
+    of the run's own held-out geometries (computed once, cached on disk)."""
     from qpt.eval.evaluate import evaluate
 
-    if args.n_test < 1:
-        raise ValueError(f"--n-test must be >= 1, got {args.n_test}")
-    result = evaluate(args.checkpoint, args.n_test, cache_dir=args.cache_dir, ops=_ops(args.ops))
+    n_test = 10 if args.n_test is None and args.dataset is None else args.n_test
+    if n_test is not None and n_test < 1:
+        raise ValueError(f"--n-test must be >= 1, got {n_test}")
+    result = evaluate(args.checkpoint, n_test, dataset=args.dataset, cache_dir=args.cache_dir, ops=_ops(args.ops),
+                      scf_iterations=args.scf_iterations)
     print(result.table)
-    print(f"labels and predictions use the training run's J/K engine: {result.engine}")
+    if args.dataset is None:
+        print(f"labels and predictions use the training run's J/K engine: {result.engine}")
+    else:
+        print(f"predictions use the training run's J/K engine ({result.engine}); the labels are the set's own")
     return 0
 
 

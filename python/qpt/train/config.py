@@ -11,6 +11,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Optional
 
+from qpt.data import thermal_settings as thermal
 from qpt.dft.functionals import get_functional
 from qpt.model import ModelConfig, get_model_config
 from qpt.system import Molecule
@@ -18,7 +19,8 @@ from qpt.system.grid import check_grid_level
 from qpt.system.molecule import check_basis
 from qpt.system.two_electron import ENGINES
 
-DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std: bond lengths vary by ~0.05 A, MD17-like
+DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std of Gaussian geometries
+GEOMETRY_SOURCES = ("thermal", "gaussian")
 MAX_WARMUP_STEPS = 1000       # the paper's warmup
 TIME_BUDGET_WARMUP_STEPS = 50  # with only --minutes the run length is unknown when warmup starts
 
@@ -50,7 +52,13 @@ class TrainConfig:
     learning_rate: float = 5e-4      # peak
     end_learning_rate: float = 1e-7
     warmup_steps: Optional[int] = None  # None: 10% of steps (at most 1000), or 50 with only a time budget
+    geometries: str = "thermal"      # "thermal" (MD frames, qpt.data.thermal) or "gaussian" (sigma_bohr)
     sigma_bohr: float = DEFAULT_SIGMA_BOHR
+    temperature_k: float = thermal.DEFAULT_TEMPERATURE_K   # thermal: Langevin temperature,
+    md_timestep_fs: float = thermal.DEFAULT_TIMESTEP_FS    # time step,
+    md_friction_per_fs: float = thermal.DEFAULT_FRICTION_PER_FS  # friction,
+    md_spacing_fs: float = thermal.DEFAULT_SPACING_FS      # the time between frames
+    md_equilibration_fs: float = thermal.DEFAULT_EQUILIBRATION_FS  # and before the first
     network_dtype: Optional[str] = None  # None: the model config's dtype
     dft_dtype: str = "float64"
     checkpoint_every: int = 100
@@ -89,7 +97,10 @@ class TrainConfig:
         if self.end_learning_rate > self.learning_rate:
             raise ValueError(f"train config: end_learning_rate {self.end_learning_rate} exceeds the peak "
                              f"learning_rate {self.learning_rate}")
+        if self.geometries not in GEOMETRY_SOURCES:
+            raise ValueError(f"train config: geometries must be one of {GEOMETRY_SOURCES}, got {self.geometries!r}")
         _positive_float(self.sigma_bohr, "sigma_bohr")
+        self.thermal_settings  # ValueError for bad MD settings
         for name in ("checkpoint_every", "validate_every", "prefetch", "batch_size"):
             _positive_int(getattr(self, name), name)
         _positive_int(self.workers, "workers", allow_none=True)
@@ -102,6 +113,14 @@ class TrainConfig:
         if self.devices is not None and self.batch_size % self.devices:
             raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
                              f"{self.devices} devices")
+
+    @property
+    def thermal_settings(self) -> Optional[thermal.ThermalSettings]:
+        """The MD settings of thermal geometries; None for Gaussian ones."""
+        if self.geometries != "thermal":
+            return None
+        return thermal.ThermalSettings(self.temperature_k, self.md_timestep_fs, self.md_friction_per_fs,
+                                       self.md_spacing_fs, self.md_equilibration_fs)
 
     @property
     def resolved_warmup_steps(self) -> int:
@@ -122,6 +141,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         values = dict(values)
+        values.setdefault("geometries", "gaussian")  # checkpoints from before thermal geometries
         molecule = values["molecule"]
         values["molecule"] = Molecule(tuple(molecule["symbols"]), molecule["coordinates_bohr"],
                                       molecule["charge"], molecule["spin"])

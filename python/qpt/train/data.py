@@ -1,9 +1,10 @@
-"""On-the-fly training data: a new thermal-like geometry every step, its System built in the background.
+"""On-the-fly training data: a new geometry every step, its System built in the background.
 
-Geometry `index` of stream `stream` is the equilibrium geometry plus Gaussian displacements drawn from
-numpy's Generator seeded with (seed, stream, index): it depends on nothing else, so a resumed run sees
-exactly the geometries an uninterrupted one would, and evaluation (HELDOUT_STREAM) never sees a
-training geometry. Building a System (integrals, grid, minao guess) is PySCF work on the host, much of it
+Geometry `index` of stream `stream` comes from a deterministic geometry source (qpt.data): a frame of
+500 K molecular dynamics (qpt.data.thermal, the default) or Gaussian displacements of the equilibrium
+geometry (qpt.data.gaussian). It depends on (seed, stream, index) and the source's settings alone, so a
+resumed run sees exactly the geometries an uninterrupted one would, and evaluation (HELDOUT_STREAM)
+never sees a training geometry (thermal: other trajectories; Gaussian: other draws). Building a System (integrals, grid, minao guess) is PySCF work on the host, much of it
 under the GIL; worker processes (spawned, so no JAX state is forked) do it for the next steps while the
 trainer computes the current one. `default_workers` sizes the pool to the machine.
 """
@@ -16,22 +17,29 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from qpt.data.gaussian import GaussianGeometries
+from qpt.data.streams import HELDOUT_STREAM, TRAINING_STREAM
+from qpt.data.thermal import ThermalGeometries
+from qpt.data.thermal_settings import ThermalSettings
 from qpt.model import TokenLayout
 from qpt.system import Molecule, System
 
-TRAINING_STREAM = 0
-HELDOUT_STREAM = 1
+__all__ = ["HELDOUT_STREAM", "TRAINING_STREAM", "GeometryStream", "Sample", "SampleBuilder", "default_workers",
+           "sample_geometry"]
+TRAJECTORY_DIRECTORY = "trajectories"  # thermal MD frames, inside a run directory
 
 
 def sample_geometry(molecule: Molecule, seed: int, index: int, sigma_bohr: float,
                     stream: int = TRAINING_STREAM) -> Molecule:
-    """The equilibrium `molecule` with every coordinate displaced by N(0, sigma_bohr^2), deterministically."""
+    """The equilibrium `molecule` with every coordinate displaced by N(0, sigma_bohr^2), deterministically
+    (a draw that puts atoms on top of each other is redrawn: qpt.data.gaussian)."""
     if min(seed, index, stream) < 0:
         raise ValueError(f"seed, index and stream must be >= 0, got {seed}, {index}, {stream}")
-    return molecule.displaced(np.random.default_rng([seed, stream, index]), sigma_bohr)
+    return GaussianGeometries(molecule, seed, stream, sigma_bohr).geometry(index)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class SampleBuilder:
-    """Turns geometry indices of one molecule/basis/grid into Samples."""
+    """Turns geometry indices of one molecule/basis/grid into Samples. Thermal geometries (MD frames cached
+    in `cache_dir`) when `thermal` is given, else Gaussian displacements with std sigma_bohr."""
 
     molecule: Molecule
     basis: str
@@ -56,11 +65,26 @@ class SampleBuilder:
     seed: int
     sigma_bohr: float
     stream: int = TRAINING_STREAM
+    thermal: Optional[ThermalSettings] = None
+    cache_dir: Optional[str] = None
     jk: str = "auto"          # the Systems' two-electron engine (qpt.system.two_electron)
     auxbasis: str | None = None
 
+    def __post_init__(self):
+        if self.thermal is not None and self.cache_dir is None:
+            raise ValueError("SampleBuilder: thermal geometries need a cache_dir for their MD frames")
+
+    @classmethod
+    def for_run(cls, config, layout: TokenLayout, run_dir, stream: int = TRAINING_STREAM) -> "SampleBuilder":
+        """The builder of stream `stream` of a training run (a TrainConfig) saved in run_dir."""
+        return cls(config.molecule, config.basis, config.grid_level, layout, config.seed, config.sigma_bohr,
+                   stream, config.thermal_settings, os.path.join(os.fspath(run_dir), TRAJECTORY_DIRECTORY),
+                   jk=config.jk, auxbasis=config.auxbasis)
+
     def geometry(self, index: int) -> Molecule:
-        return sample_geometry(self.molecule, self.seed, index, self.sigma_bohr, self.stream)
+        if self.thermal is None:
+            return sample_geometry(self.molecule, self.seed, index, self.sigma_bohr, self.stream)
+        return ThermalGeometries(self.molecule, self.seed, self.stream, self.thermal, self.cache_dir).geometry(index)
 
     def build(self, index: int) -> Sample:
         start = time.perf_counter()

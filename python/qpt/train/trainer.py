@@ -208,8 +208,7 @@ class Trainer:
         (an interruption that still checkpoints). Ctrl-C also checkpoints before it propagates."""
         config = self.config
         budget = config.minutes * 60.0 if config.minutes is not None else None
-        builder = SampleBuilder(config.molecule, config.basis, config.grid_level, self.layout, config.seed,
-                                config.sigma_bohr, jk=config.jk, auxbasis=config.auxbasis)
+        builder = SampleBuilder.for_run(config, self.layout, self.out_dir)
         end = self.schedule_steps
         if stop_at is not None:
             end = stop_at if end is None else min(end, stop_at)
@@ -260,9 +259,7 @@ class Trainer:
     def _validation_geometry(self):
         """(Sample, E(D3) with W = 0) of held-out geometry 0: never trained on, the same in every run."""
         config = self.config
-        sample = SampleBuilder(config.molecule, config.basis, config.grid_level, self.layout, config.seed,
-                               config.sigma_bohr, stream=HELDOUT_STREAM, jk=config.jk,
-                               auxbasis=config.auxbasis).build(0)
+        sample = SampleBuilder.for_run(config, self.layout, self.out_dir, HELDOUT_STREAM).build(0)
         return sample, self._validation_energy(None, sample)
 
     def _validation_energy(self, params, sample):
