@@ -97,5 +97,5 @@ def bench_train_step(benchmark, backend, jk):
         times["train_step"] = benchmark.stats.stats.min
     benchmark.extra_info.update({f"{name}_s": round(seconds, 4) for name, seconds in times.items()})
     benchmark.extra_info["system_mb"] = round(system.nbytes / 1e6, 1)
-    print(f"\n{backend} {jk} breakdown: " + ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in times.items())
-          + f", system {system.nbytes / 1e6:.0f} MB")
+    breakdown = ", ".join(f"{name} {seconds * 1e3:.0f} ms" for name, seconds in times.items())
+    print(f"\n{backend} {jk} breakdown: {breakdown}, system {system.nbytes / 1e6:.0f} MB")

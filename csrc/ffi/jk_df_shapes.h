@@ -3,7 +3,8 @@
 // cderi [*E, naux, npair], density [*B, n, n], factor [*F, n, m], signs [*S, m], with npair = n(n+1)/2
 // and equal numbers of leading dims that broadcast (per dim: equal, or 1), as vmap's "expand_dims" method
 // produces them. J and K are [*broadcast(E, B, F, S), n, n]. Every output is mapped to the flat index of
-// each of its inputs, so one pass over each geometry's factors serves all the densities that use it. Only shapes are read: no value of any array can send a kernel out of bounds.
+// each of its inputs, so one pass over each geometry's factors serves all the densities that use it.
+// Only shapes are read: no value of any array can send a kernel out of bounds.
 #pragma once
 
 #include <algorithm>

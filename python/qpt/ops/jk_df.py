@@ -11,10 +11,10 @@ The factors are PySCF's `cderi` layout, L [naux, npair] with packed lower-triang
   (m = N columns, signs of the eigenvalues), ~3 naux N^3 flops.
 
 J and K are linear and self-adjoint in D, so the VJP is the same kernel on the (symmetrised) cotangents
-(J of Jbar and K of Kbar, each alone), through the general path; it is differentiable again, so grad-of-grad works. `density_factor` only says
-how to compute K(D): it gets a zero cotangent, and the derivative flows through D (correct because K is a
-function of D alone). custom_vjp has no forward mode: jvp/jacfwd through this op fail by design. The
-factors are constants to autodiff (zero cotangent).
+(J of Jbar and K of Kbar, each alone), through the general path; it is differentiable again, so
+grad-of-grad works. `density_factor` only says how to compute K(D): it gets a zero cotangent, and the
+derivative flows through D (correct because K is a function of D alone). custom_vjp has no forward mode:
+jvp/jacfwd through this op fail by design. The factors are constants to autodiff (zero cotangent).
 """
 import functools
 
