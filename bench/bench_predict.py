@@ -14,6 +14,7 @@ SCF codes), to PySCF's default tolerance (conv_tol 1e-9).
 """
 import argparse
 import functools
+import os
 import time
 
 import jax
@@ -107,8 +108,8 @@ def guess_table(checkpoint, count):
     predictor = Predictor.from_checkpoint(checkpoint)
     config = predictor.config
     layout = TokenLayout.from_molecule(config.molecule, config.basis)
-    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, layout, config.seed,
-                            config.sigma_bohr, stream=HELDOUT_STREAM)
+    builder = SampleBuilder.for_run(config, layout, os.path.dirname(os.path.abspath(checkpoint))
+                                    if os.path.isfile(checkpoint) else checkpoint, HELDOUT_STREAM)
     rows = {name: [] for name in ("qpt from minao", "qpt from prediction", "PySCF default (minao)",
                                   "PySCF 'atom'", "PySCF from prediction")}
     for index in range(count):

@@ -17,7 +17,7 @@ from qpt.train.data import HELDOUT_STREAM, SampleBuilder
 from qpt.train.trainer import Trainer
 
 CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=3, workers=1,
-                     learning_rate=2e-3)
+                     learning_rate=2e-3, geometries="gaussian")
 
 
 @pytest.fixture(scope="module")
