@@ -68,11 +68,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path, *, ops=kernel_ops, batch_size: int = DEFAULT_BATCH_SIZE) -> "Predictor":
         """path: checkpoint.npz or the run directory holding it. ValueError for a missing, damaged or foreign file."""
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, checkpoints.FILE_NAME)
-        if not os.path.exists(path):
-            raise ValueError(f"no checkpoint at {path}")
+        path = checkpoints.checkpoint_file(path)
         metadata = checkpoints.read_metadata(path)
         try:
             config = TrainConfig.from_dict(metadata["train_config"])

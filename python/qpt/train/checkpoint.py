@@ -10,6 +10,7 @@ resumed run continue exactly like an uninterrupted one.
 from __future__ import annotations
 
 import json
+import os
 from typing import NamedTuple
 
 import jax
@@ -41,6 +42,16 @@ def save_checkpoint(path, *, step: int, params, opt_state, metadata: dict, histo
     arrays["step"] = np.asarray(step, dtype=np.int64)
     arrays["metadata"] = np.array(json.dumps({"format": FORMAT, "version": VERSION, **metadata}))
     write_npz_atomically(path, arrays)
+
+
+def checkpoint_file(path) -> str:
+    """The checkpoint file of `path` (the file itself or the run directory holding it); ValueError if none."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, FILE_NAME)
+    if not os.path.exists(path):
+        raise ValueError(f"no checkpoint at {path}")
+    return path
 
 
 def read_metadata(path) -> dict:

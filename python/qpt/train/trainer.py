@@ -166,11 +166,7 @@ class Trainer:
     @classmethod
     def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print) -> "Trainer":
         """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory)."""
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            path = os.path.join(path, checkpoints.FILE_NAME)
-        if not os.path.exists(path):
-            raise ValueError(f"no checkpoint at {path}")
+        path = checkpoints.checkpoint_file(path)
         metadata = checkpoints.read_metadata(path)
         trainer = cls(TrainConfig.from_dict(metadata["train_config"]), os.path.dirname(os.path.abspath(path)),
                       ops=ops, progress=progress, log=log)
