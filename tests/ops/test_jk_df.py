@@ -19,9 +19,17 @@ H 1.6626 0.6092 -0.8847; H 2.0447 -0.8741 0.0; H -1.7404 0.5331 0.0"""
 JKFIT = "def2-universal-jkfit"
 
 
+def in_core_df(mol, auxbasis):
+    """PySCF's DF object with its cderi held in memory: PySCF writes it to a temporary HDF5 file instead when the
+    process already uses more than max_memory (late in a long test run), and these tests read the array."""
+    fit = df.DF(mol, auxbasis=auxbasis)
+    fit.max_memory = 10**6  # MB
+    return fit.build()
+
+
 def _fitting(atom, basis="def2-svp", auxbasis=JKFIT):
     mol = gto.M(atom=atom, basis=basis)
-    fit = df.DF(mol, auxbasis=auxbasis).build()
+    fit = in_core_df(mol, auxbasis)
     return mol, fit, np.asarray(fit._cderi)
 
 

@@ -165,7 +165,7 @@ def test_cli_registers_train_eval_and_demo():
     (["--grid-level", "12"], "grid level"),
     (["--molecule", "unobtainium"], "unknown molecule"),
     (["--heads", "4"], "too few"),
-    (["--resume"], "no checkpoint"),
+    (["--resume"], "would be ignored"),  # --steps given with --resume
 ])
 def test_cli_train_rejects_bad_settings_before_training(tmp_path, arguments, message):
     args = _parser().parse_args(["train", "--out", str(tmp_path / "run"), "--steps", "3", *arguments])
