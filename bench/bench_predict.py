@@ -20,6 +20,7 @@ import time
 import jax
 import numpy as np
 import pytest
+from inputs import best_seconds
 from pyscf import dft as pyscf_dft
 
 from qpt import dft
@@ -50,16 +51,6 @@ def pyscf_rks(molecule, basis, grid_level, dm0=None, init_guess=None):
     return energy, int(mf.cycles), bool(mf.converged)
 
 
-def _seconds(function, repeats=2):
-    function()  # compilation and caches
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def prediction_parts(predictor, molecule):
     """Seconds of each part of one prediction (after compilation): System build, features, network, Fock builds."""
     config = predictor.config
@@ -75,9 +66,9 @@ def prediction_parts(predictor, molecule):
     iterations = jax.jit(lambda s, h: dft.dft_iterations(s, h, functional, ops=predictor.ops))
     h = features.initial_hamiltonian + network(predictor.params, features).astype(features.initial_hamiltonian.dtype)
     return {"system_build": build,
-            "features": _seconds(lambda: jax.block_until_ready(features_of(system))),
-            "network": _seconds(lambda: jax.block_until_ready(network(predictor.params, features))),
-            "fock_builds": _seconds(lambda: jax.block_until_ready(iterations(system, h).fock))}
+            "features": best_seconds(lambda: jax.block_until_ready(features_of(system)), 2),
+            "network": best_seconds(lambda: jax.block_until_ready(network(predictor.params, features)), 2),
+            "fock_builds": best_seconds(lambda: jax.block_until_ready(iterations(system, h).fock), 2)}
 
 
 def speed_table(molecule_name, model="tiny"):

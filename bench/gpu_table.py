@@ -25,23 +25,13 @@ import time
 
 import jax
 import numpy as np
+from inputs import best_seconds
 
 jax.config.update("jax_enable_x64", True)
 
 BASIS, XC, GRID_LEVEL = "def2-svp", "b3lyp5", 3
 MOLECULES = ("water", "uracil", "aspirin")
 TRAIN_MOLECULE, TRAIN_MODEL = "uracil", "tiny"
-
-
-def _best_seconds(function, repeats):
-    """Best wall time of `repeats` calls after one warm-up; `function` must wait for its own result."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _devices():
@@ -118,7 +108,7 @@ def _orthogonalizer(mol):
 def _run_on(device, function, arguments, repeats):
     placed = jax.device_put(arguments, device)
     result = jax.block_until_ready(function(*placed))
-    seconds = _best_seconds(lambda: jax.block_until_ready(function(*placed)), repeats)
+    seconds = best_seconds(lambda: jax.block_until_ready(function(*placed)), repeats)
     return seconds, jax.tree_util.tree_map(np.asarray, result)
 
 
@@ -140,7 +130,7 @@ def _gpu4pyscf_row(g4, op, case, qpt_result, repeats):
             return result
 
         j, k = call()
-        seconds = _best_seconds(call, repeats)
+        seconds = best_seconds(call, repeats)
         return seconds, _largest_difference(qpt_result, (j.get(), k.get())), "scf.jk.get_jk (direct)"
     if op == "xc_potential":
         grids = g4["Grids"](case.mol)
@@ -155,7 +145,7 @@ def _gpu4pyscf_row(g4, op, case, qpt_result, repeats):
             return result
 
         _, e_xc, _ = call()
-        seconds = _best_seconds(call, repeats)
+        seconds = best_seconds(call, repeats)
         return seconds, abs(float(np.asarray(qpt_result[0])) - float(np.asarray(e_xc).ravel()[0])), \
             "dft.numint.NumInt.nr_rks (own grid; difference in E_xc)"
     return None
@@ -231,7 +221,7 @@ def train_step_rows(cpu, gpu, repeats):
                                        mesh=make_data_mesh(1))
                 placed = jax.device_put(arguments, device)
                 results[name] = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(step(*placed)))
-                row[f"{name}_ms"] = 1e3 * _best_seconds(lambda: jax.block_until_ready(step(*placed)), repeats)
+                row[f"{name}_ms"] = 1e3 * best_seconds(lambda: jax.block_until_ready(step(*placed)), repeats)
         if "gpu" in results:  # the step's loss, E(D3) in Ha
             row["gpu_vs_cpu_max_abs"] = abs(float(results["gpu"][2].loss) - float(results["cpu"][2].loss))
             row["speedup_vs_cpu"] = row["cpu_ms"] / row["gpu_ms"]
