@@ -85,8 +85,8 @@ class Predictor:
         return (f"QPT model of {config.molecule.formula} ({config.basis}, {config.xc}, grid level "
                 f"{config.grid_level}, J/K engine {config.jk}), {self.steps} training steps")
 
-    def _check_molecule(self, molecule: Molecule, allow_other_molecules: bool) -> np.ndarray:
-        """The token ids of `molecule`, or a ValueError naming what the model cannot represent."""
+    def _check_molecule(self, molecule: Molecule, allow_other_molecules: bool):
+        """(TokenLayout, token ids) of `molecule`, or a ValueError naming what the model cannot represent."""
         trained = self.config.molecule
         unknown = sorted(set(molecule.symbols) - set(trained.symbols))
         if unknown:
@@ -96,7 +96,8 @@ class Predictor:
             raise ValueError(f"the model was trained on {trained.formula} (charge {trained.charge}); this geometry "
                              f"is {molecule.formula} (charge {molecule.charge}): pass allow_other_molecules=True "
                              "to predict it anyway")
-        return TokenLayout.from_molecule(molecule, self.config.basis).token_ids(self.vocabulary)
+        layout = TokenLayout.from_molecule(molecule, self.config.basis)
+        return layout, layout.token_ids(self.vocabulary)
 
     def predict(self, geometries, *, allow_other_molecules: bool = False, progress=None) -> list:
         """Predictions of a Molecule, a list of them, or an xyz file/text with one or more frames.
@@ -112,8 +113,7 @@ class Predictor:
         results = [None] * len(molecules)
         done = 0
         for positions in groups.values():
-            token_ids = self._check_molecule(molecules[positions[0]], allow_other_molecules)
-            layout = TokenLayout.from_molecule(molecules[positions[0]], self.config.basis)
+            layout, token_ids = self._check_molecule(molecules[positions[0]], allow_other_molecules)
             for start in range(0, len(positions), self.batch_size):
                 chunk = positions[start:start + self.batch_size]
                 for position, prediction in zip(chunk, self._predict_chunk([molecules[p] for p in chunk],
