@@ -35,6 +35,8 @@ def test_demo_does_not_replace_a_training_run(tmp_path, monkeypatch, capsys):
     (["eval", "--checkpoint", "nowhere", "--n-test", "0"], "--n-test"),
     (["train", "--resume", "--lr", "0.1"], "--lr"),
     (["train", "--resume", "--steps", "10", "--model", "small"], "--model, --steps"),
+    (["train", "--steps", "2", "--dft-iterations", "3", "--mixing", "0.5,0"], "2 weights for 3"),
+    (["train", "--steps", "2", "--perturbation", "0.1"], "--perturbation needs --initial-hamiltonian perturbed"),
 ])
 def test_bad_arguments_fail_before_any_work(tmp_path, monkeypatch, capsys, argv, message):
     _fail_if_training(monkeypatch)

@@ -90,7 +90,8 @@ def evaluate(trainer, n_test: Optional[int] = None, *, dataset=None, cache_dir=N
         cache = LabelCache(cache_dir or os.path.join(trainer.out_dir, "labels"), config.xc, ops=ops, log=log)
         builder = SampleBuilder.for_run(config, trainer.layout, trainer.out_dir, HELDOUT_STREAM)
         where = f"{n_test} held-out geometries of the run"
-    predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype)
+    predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype,
+                             scheme=config.loss_scheme)
 
     per_geometry, iterations, engine = [], [], ""
     with GeometryStream(builder, range(n_test), prefetch=2, workers=config.workers or default_workers()) as stream:

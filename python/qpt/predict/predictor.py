@@ -61,7 +61,8 @@ class Predictor:
         self.steps = steps
         self.batch_size = batch_size
         self.functional = get_functional(config.xc)
-        single = geometry_prediction(config.model, self.functional, ops=ops, dtype=config.dft_dtype)
+        single = geometry_prediction(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
+                                     scheme=config.loss_scheme)
         # Vmapped over conformers: every op sees the whole batch in one call.
         self._predict_batch = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0)))
 

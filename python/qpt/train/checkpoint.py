@@ -21,6 +21,7 @@ from qpt.npz_file import read_npz, write_npz_atomically
 FORMAT = "qpt.checkpoint"
 VERSION = 1
 FILE_NAME = "checkpoint.npz"
+SNAPSHOT_PATTERN = "checkpoint-step{step:06d}.npz"  # kept copies (TrainConfig.keep_checkpoints)
 
 
 class Checkpoint(NamedTuple):

@@ -1,6 +1,7 @@
 """`qpt train`, `qpt eval` and `qpt demo`; registered on the main parser by qpt.cli via add_parsers()."""
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -115,6 +116,18 @@ def _add_run_arguments(parser, *, grid_level, learning_rate):
     parser.add_argument("--dft-dtype", choices=("float64", "float32"), default="float64",
                         help="dtype of the DFT iterations in the loss")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="also keep each checkpoint as checkpoint-step<N>.npz (for learning curves)")
+    parser.add_argument("--dft-iterations", type=int,
+                        help="Kohn-Sham iterations in the loss after D1 = dm(H) (default 2, the paper's; "
+                             "default mixing 0.5 each, none in the last)")
+    parser.add_argument("--mixing", type=_mixing_weights,
+                        help="density-mixing weight of each iteration, comma separated (default 0.5,...,0.5,0)")
+    parser.add_argument("--initial-hamiltonian", choices=("minao", "core", "perturbed"), default="minao",
+                        help="H_init that the network corrects: F(D0) of the minao guess (default), the core "
+                             "Hamiltonian, or F(D0) plus a random symmetric perturbation (--perturbation)")
+    parser.add_argument("--perturbation", type=float, help="--initial-hamiltonian perturbed: std in Hartree of the "
+                                                           "perturbation's off-diagonal elements (default 0.01)")
     parser.add_argument("--workers", type=int,
                         help="processes building Systems ahead of the trainer (default: the cores not driving a device)")
     parser.add_argument("--batch-size", type=int, default=1,
@@ -123,6 +136,27 @@ def _add_run_arguments(parser, *, grid_level, learning_rate):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     _add_jk_arguments(parser)
     _add_ops_argument(parser)
+
+
+def _mixing_weights(text):
+    try:
+        return tuple(float(weight) for weight in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--mixing takes comma-separated numbers, got {text!r}") from None
+
+
+def _loss_scheme_values(args):
+    """--dft-iterations/--mixing/--initial-hamiltonian/--perturbation as TrainConfig fields (mixing alone
+    sets the iteration count)."""
+    from qpt.train.scheme import DEFAULT_PERTURBATION_HA
+
+    iterations = args.dft_iterations
+    if iterations is None:
+        iterations = len(args.mixing) if args.mixing is not None else 2
+    if args.perturbation is not None and args.initial_hamiltonian != "perturbed":
+        raise ValueError("--perturbation needs --initial-hamiltonian perturbed")
+    return dict(dft_iterations=iterations, mixing=args.mixing, initial_hamiltonian=args.initial_hamiltonian,
+                perturbation_ha=DEFAULT_PERTURBATION_HA if args.perturbation is None else args.perturbation)
 
 
 def _ops(name):
@@ -150,7 +184,7 @@ def _train_config(args, **overrides):
                   md_equilibration_fs=args.md_equilibration,
                   network_dtype=args.dtype, dft_dtype=args.dft_dtype, checkpoint_every=args.checkpoint_every,
                   workers=args.workers, batch_size=args.batch_size, devices=args.devices, jk=args.jk,
-                  auxbasis=args.auxbasis)
+                  auxbasis=args.auxbasis, keep_checkpoints=args.keep_checkpoints, **_loss_scheme_values(args))
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -165,8 +199,8 @@ def _describe(trainer, log):
     log(f"QPT training: {config.molecule.formula} {config.basis} {config.xc}, grid level {config.grid_level}, "
         f"J/K engine {_engine_text(config.jk, trainer.layout.nao, config.auxbasis)}; "
         f"model d={model.d_model}, {model.n_layers} layers, {model.n_heads} heads "
-        f"({parameter_count(trainer.params):,} parameters, {model.dtype}); {length}, peak lr "
-        f"{config.learning_rate:g}{resuming}")
+        f"({parameter_count(trainer.params):,} parameters, {model.dtype}); loss: {config.loss_scheme.describe()}; "
+        f"{length}, peak lr {config.learning_rate:g}{resuming}")
 
 
 def _engine_text(jk, nao, auxbasis):
@@ -199,7 +233,8 @@ def _check_positive(name, value):
 
 
 def _train(args):
-    """Train a QPT model: H = H_init + W(network), loss = E(D3) after two differentiable Fock iterations."""
+    """Train a QPT model: H = H_init + W(network), loss = the DFT energy after differentiable Kohn-Sham
+    iterations (the paper's two by default: E(D3))."""
     from qpt.train.checkpoint import FILE_NAME
     from qpt.train.trainer import Trainer
 

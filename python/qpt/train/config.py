@@ -18,6 +18,7 @@ from qpt.system import Molecule
 from qpt.system.grid import check_grid_level
 from qpt.system.molecule import check_basis
 from qpt.system.two_electron import ENGINES
+from qpt.train import scheme as loss_schemes
 
 DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std of Gaussian geometries
 GEOMETRY_SOURCES = ("thermal", "gaussian")
@@ -62,6 +63,7 @@ class TrainConfig:
     network_dtype: Optional[str] = None  # None: the model config's dtype
     dft_dtype: str = "float64"
     checkpoint_every: int = 100
+    keep_checkpoints: bool = False   # also keep every checkpoint as checkpoint-step<N>.npz (learning curves)
     validate_every: int = 10         # steps between energies of the held-out validation geometry
     batch_size: int = 1              # geometries per step (all devices together), split evenly over the mesh
     devices: Optional[int] = None    # devices in the data-parallel mesh; None: all JAX sees
@@ -69,6 +71,10 @@ class TrainConfig:
     prefetch: int = 3                # batches of Systems built ahead of the current step
     jk: str = "auto"                 # two-electron engine of every System: auto, packed, df, direct
     auxbasis: Optional[str] = None   # density-fitting basis (jk df/auto); None: PySCF's make_auxbasis
+    dft_iterations: int = 2          # Kohn-Sham iterations in the loss after D1 = dm(H) (the paper: 2)
+    mixing: Optional[tuple] = None   # one density-mixing weight per iteration; None: default_mixing
+    initial_hamiltonian: str = "minao"  # H_init: "minao" (F(D0)), "core" or "perturbed" (qpt.train.scheme)
+    perturbation_ha: float = loss_schemes.DEFAULT_PERTURBATION_HA  # "perturbed": the noise's std
 
     def __post_init__(self):
         molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
@@ -101,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"train config: geometries must be one of {GEOMETRY_SOURCES}, got {self.geometries!r}")
         _positive_float(self.sigma_bohr, "sigma_bohr")
         self.thermal_settings  # ValueError for bad MD settings
+        if not isinstance(self.keep_checkpoints, bool):
+            raise ValueError(f"train config: keep_checkpoints must be True or False, got {self.keep_checkpoints!r}")
         for name in ("checkpoint_every", "validate_every", "prefetch", "batch_size"):
             _positive_int(getattr(self, name), name)
         _positive_int(self.workers, "workers", allow_none=True)
@@ -110,6 +118,13 @@ class TrainConfig:
         if self.auxbasis is not None and (not isinstance(self.auxbasis, str) or self.jk not in ("auto", "df")):
             raise ValueError(f"train config: auxbasis must be a basis name and needs jk 'df' or 'auto', got "
                              f"{self.auxbasis!r} with jk {self.jk!r}")
+        _positive_int(self.dft_iterations, "dft_iterations")
+        if self.mixing is not None:
+            object.__setattr__(self, "mixing", tuple(self.mixing))
+            if len(self.mixing) != self.dft_iterations:
+                raise ValueError(f"train config: mixing has {len(self.mixing)} weights for {self.dft_iterations} "
+                                 "dft_iterations (one weight per iteration)")
+        self.loss_scheme  # ValueError for bad weights, an unknown initial_hamiltonian or perturbation
         if self.devices is not None and self.batch_size % self.devices:
             raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
                              f"{self.devices} devices")
@@ -121,6 +136,12 @@ class TrainConfig:
             return None
         return thermal.ThermalSettings(self.temperature_k, self.md_timestep_fs, self.md_friction_per_fs,
                                        self.md_spacing_fs, self.md_equilibration_fs)
+
+    @property
+    def loss_scheme(self) -> loss_schemes.LossScheme:
+        """What the loss iterates (H_init, iterations and mixing), hashable for the compiled step."""
+        mixing = self.mixing if self.mixing is not None else loss_schemes.default_mixing(self.dft_iterations)
+        return loss_schemes.LossScheme(mixing, self.initial_hamiltonian, self.perturbation_ha, self.seed)
 
     @property
     def resolved_warmup_steps(self) -> int:
@@ -136,6 +157,8 @@ class TrainConfig:
         values["molecule"] = {"symbols": list(molecule.symbols), "coordinates_bohr": molecule.coordinates.tolist(),
                               "charge": molecule.charge, "spin": molecule.spin}
         values["model"] = self.model.to_dict()
+        if self.mixing is not None:
+            values["mixing"] = list(self.mixing)
         return values
 
     @classmethod

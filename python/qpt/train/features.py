@@ -1,8 +1,9 @@
-"""The network's inputs for one geometry: AO tokens plus the quantum bias matrices, and H_init = F(D0).
+"""The network's inputs for one geometry: AO tokens plus the quantum bias matrices, and H_init.
 
 Everything here is a constant of the geometry (no parameter enters), computed inside the jitted training
 step with the same `ops` as the loss. One J/K call and one grid pass at the minao density D0 give both the
-bias matrices and H_init = h + J - a/2 K + V_xc, the Fock matrix qpt.dft.energy_and_fock would build.
+bias matrices and F(D0) = h + J - a/2 K + V_xc, the Fock matrix qpt.dft.energy_and_fock would build, which
+is H_init in the paper's scheme (qpt.train.scheme has the others).
 """
 from typing import NamedTuple
 
@@ -13,16 +14,19 @@ from qpt.dft import precision
 from qpt.dft.two_electron import coulomb_exchange
 from qpt.dft.xc import xc_energy_and_potential
 from qpt.model import ModelInputs, normalised_bias_stack
+from qpt.train.scheme import PAPER_SCHEME, initial_hamiltonian
 
 
 class QuantumFeatures(NamedTuple):
     inputs: ModelInputs                # what the Transformer reads
-    initial_hamiltonian: jnp.ndarray   # H_init = F(D0) [N, N], DFT dtype
+    initial_hamiltonian: jnp.ndarray   # H_init [N, N] of the loss scheme (paper: F(D0)), DFT dtype
 
 
-def quantum_features(system, token_ids, positions, functional, *, ops, dtype=None) -> QuantumFeatures:
+def quantum_features(system, token_ids, positions, functional, *, ops, dtype=None,
+                     scheme=PAPER_SCHEME) -> QuantumFeatures:
     """Features of `system` (one geometry, no batch axis); token_ids [N], positions [N, 3] from
-    qpt.model.TokenLayout. `functional` is a qpt.dft.functionals Functional."""
+    qpt.model.TokenLayout. `functional` is a qpt.dft.functionals Functional, `scheme` a
+    qpt.train.scheme.LossScheme (which H_init)."""
     dtype = precision.resolve(dtype)
     system = precision.cast_floats(system, dtype)
     d0 = system.minao_density
@@ -31,8 +35,8 @@ def quantum_features(system, token_ids, positions, functional, *, ops, dtype=Non
     a = functional.exact_exchange
     j, k = coulomb_exchange(system, d0, ops=ops)
     _, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, d0, ops)
-    h_init = h + j - 0.5 * a * k + v_xc
     positions = jnp.asarray(positions, dtype)
+    h_init = initial_hamiltonian(scheme, h, h + j - 0.5 * a * k + v_xc, positions)
     biases = normalised_bias_stack({
         "core_hamiltonian": h,
         "position_gram": positions @ positions.T,

@@ -37,6 +37,7 @@ from qpt.train.features import quantum_features
 from qpt.train.loss import make_predictor, qpt_loss
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
 from qpt.train.progress import Progress
+from qpt.train.scheme import PAPER_SCHEME
 
 # With a time budget only, the schedule length is fixed after _PROBE_STEPS steps from the median time of
 # the last _TIMED_PROBE_STEPS of them: by then compilation is over and the prefetched Systems are used up,
@@ -70,13 +71,15 @@ class TrainResult(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)  # trainers of one configuration share the compiled step
-def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh):
+def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh, scheme=PAPER_SCHEME):
     """The jitted update (params, opt_state, systems, token_ids, positions, lr) -> (params, opt_state,
     StepStats). systems and positions carry the batch axis, split over `mesh` (a qpt.train.parallel data
-    mesh); params, opt_state, token_ids and lr are replicated."""
+    mesh); params, opt_state, token_ids and lr are replicated. `scheme`: the loss's LossScheme."""
     def geometry_loss(params, system, token_ids, positions):
-        features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype)
-        return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype)[0]
+        features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype,
+                                    scheme=scheme)
+        return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype,
+                        scheme=scheme)[0]
 
     def shard_loss_sum(params, systems, token_ids, positions):
         losses = jax.vmap(geometry_loss, in_axes=(None, 0, None, 0))(params, systems, token_ids, positions)
@@ -124,8 +127,10 @@ class Trainer:
         self.set_state(params, self.optimizer.init(params))
         self.history = {name: [] for name in _HISTORY_FIELDS}
         self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
-                                           dft_dtype=config.dft_dtype, mesh=self.mesh)
-        self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype)
+                                           dft_dtype=config.dft_dtype, mesh=self.mesh,
+                                           scheme=config.loss_scheme)
+        self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
+                                       scheme=config.loss_scheme)
         self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
 
     def set_state(self, params, opt_state):
@@ -158,9 +163,13 @@ class Trainer:
             return self.checkpoint_path
         history = {name: np.asarray(values, dtype=np.int64 if name == "step" else np.float64)
                    for name, values in self.history.items()}
-        checkpoints.save_checkpoint(self.checkpoint_path, step=self.step, params=self.local_params,
-                                    opt_state=parallel.host_local(self.opt_state), metadata=self.metadata(),
-                                    history=history)
+        paths = [self.checkpoint_path]
+        if self.config.keep_checkpoints:
+            paths.append(os.path.join(self.out_dir, checkpoints.SNAPSHOT_PATTERN.format(step=self.step)))
+        for path in paths:
+            checkpoints.save_checkpoint(path, step=self.step, params=self.local_params,
+                                        opt_state=parallel.host_local(self.opt_state), metadata=self.metadata(),
+                                        history=history)
         return self.checkpoint_path
 
     @classmethod
