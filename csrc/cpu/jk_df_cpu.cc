@@ -8,10 +8,22 @@
 namespace qpt::cpu {
 namespace {
 
-// 256-bit vectors through the compiler's vector extension: one AVX2 register where the CPU has them,
-// two SSE registers where it does not (QPT_NATIVE_ARCH=OFF), the same arithmetic either way.
+// Vectors through the compiler's vector extension, as wide as the CPU's registers (the same arithmetic at
+// every width, so QPT_NATIVE_ARCH=OFF builds give the same results, only slower).
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
 template <typename T>
-struct Simd;
+struct Simd {
+  typedef T V __attribute__((vector_size(kVectorBytes)));
+  static constexpr int kLanes = kVectorBytes / sizeof(T);
+  static V broadcast(T x) { return V{} + x; }
+};
 
 // Unaligned vector access: a packed struct makes the compiler emit unaligned loads and stores (an aligned
 // typedef's attribute can be lost when the type passes through a template).
@@ -19,22 +31,15 @@ template <typename V>
 struct __attribute__((packed, may_alias)) UnalignedVector {
   V value;
 };
-template <>
-struct Simd<double> {
-  typedef double V __attribute__((vector_size(32)));
-  static constexpr int kLanes = 4;
-  static V broadcast(double x) { return V{x, x, x, x}; }
-};
-template <>
-struct Simd<float> {
-  typedef float V __attribute__((vector_size(32)));
-  static constexpr int kLanes = 8;
-  static V broadcast(float x) { return V{x, x, x, x, x, x, x, x}; }
-};
 
-// A register tile is kTileRows x (kTileVectors vectors): 12 accumulators, 3 loads and 4 broadcasts per step
-// of the inner dimension, which fits AVX2's 16 registers.
+// A register tile is kTileRows x (kTileVectors vectors), with room for its accumulators, the kTileVectors
+// loads and one broadcast per step of the inner dimension: 24 + 4 of AVX-512's 32 registers, 12 + 4 of
+// AVX2's (and SSE's) 16.
+#if defined(__AVX512F__)
+constexpr int kTileRows = 8;
+#else
 constexpr int kTileRows = 4;
+#endif
 constexpr int kTileVectors = 3;
 
 template <typename T>
@@ -121,14 +126,17 @@ struct ChunkAccumulators {
 
 template <typename T>
 void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector<T>& density_packed,
-                    const std::vector<T>& factor_padded, const std::vector<T>& sign_padded, int64_t first,
-                    int64_t last, bool with_j, bool with_k, ChunkAccumulators<T>& acc) {
+                    const std::vector<T>& factor_padded, const std::vector<T>& sign_padded,
+                    const std::vector<char>& has_negative, int64_t first, int64_t last, bool with_j, bool with_k,
+                    ChunkAccumulators<T>& acc) {
   const int64_t ndens = static_cast<int64_t>(job.densities.size());
   const int64_t z_size = s.block * s.m_pad * s.ld;
   acc.j_packed.assign(with_j ? ndens * s.npair : 0, T(0));
   acc.k_lower.assign(with_k ? ndens * s.rows * s.ld : 0, T(0));
   std::vector<T> dense(with_k ? s.n * s.ld : 0, T(0));
-  std::vector<T> x_t(with_k ? ndens * z_size : 0), x_t_signed(with_k ? ndens * z_size : 0);
+  std::vector<T> x_t(with_k ? ndens * z_size : 0);
+  const bool any_negative = std::any_of(has_negative.begin(), has_negative.end(), [](char c) { return c; });
+  std::vector<T> x_t_signed(with_k && any_negative ? ndens * z_size : 0);
 
   for (int64_t start = first; start < last; start += s.block) {
     const int64_t count = std::min(s.block, last - start);
@@ -150,6 +158,7 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
           T* x = x_t.data() + d * z_size + slot * s.m_pad * s.ld;
           gemm_at_b(factor_padded.data() + d * s.n * s.m_pad, s.m_pad, dense.data(), s.ld, s.n, s.m_pad, s.ld,
                     x, s.ld);
+          if (!has_negative[d]) continue;  // s = 1 (orbitals): X_P^T serves as both factors
           T* signed_x = x_t_signed.data() + d * z_size + slot * s.m_pad * s.ld;
           const T* sign = sign_padded.data() + d * s.m_pad;
           for (int64_t o = 0; o < s.m_pad; ++o) {
@@ -162,7 +171,8 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
     if (with_k && s.m_pad > 0) {
       // K += sum_P X_P diag(s) X_P^T over this block: depth count * m_pad.
       for (int64_t d = 0; d < ndens; ++d) {
-        gemm_at_b_lower(x_t.data() + d * z_size, x_t_signed.data() + d * z_size, s.ld, count * s.m_pad, s.rows,
+        const T* signed_x = (has_negative[d] ? x_t_signed : x_t).data() + d * z_size;
+        gemm_at_b_lower(x_t.data() + d * z_size, signed_x, s.ld, count * s.m_pad, s.rows,
                         s.ld, acc.k_lower.data() + d * s.rows * s.ld);
       }
     }
@@ -179,6 +189,7 @@ void jk_df(xla::ffi::ThreadPool& pool, const JkDfJob<T>& job, int64_t n, int64_t
   std::vector<T> density_packed(with_j ? ndens * s.npair : 0);
   std::vector<T> factor_padded(with_k ? ndens * n * s.m_pad : 0, T(0));
   std::vector<T> sign_padded(with_k ? ndens * s.m_pad : 0, T(0));
+  std::vector<char> has_negative(ndens, 0);
   for (int64_t d = 0; d < ndens; ++d) {
     if (with_j) {
       for (int64_t p = 0; p < n; ++p) {
@@ -193,13 +204,15 @@ void jk_df(xla::ffi::ThreadPool& pool, const JkDfJob<T>& job, int64_t n, int64_t
                   factor_padded.begin() + d * n * s.m_pad + p * s.m_pad);
       }
       std::copy(job.signs[d], job.signs[d] + m, sign_padded.begin() + d * s.m_pad);
+      // Padding columns of F are zero, so their sign does not matter; only a negative sign in use does.
+      has_negative[d] = std::any_of(job.signs[d], job.signs[d] + m, [](T sign) { return sign < 0; });
     }
   }
 
   const int64_t chunks = std::min(job.naux, lane_count(pool));
   std::vector<ChunkAccumulators<T>> accumulators(chunks);
   parallel_for(pool, chunks, [&](int64_t chunk, int64_t) {
-    contract_chunk(job, s, density_packed, factor_padded, sign_padded, job.naux * chunk / chunks,
+    contract_chunk(job, s, density_packed, factor_padded, sign_padded, has_negative, job.naux * chunk / chunks,
                    job.naux * (chunk + 1) / chunks, with_j, with_k, accumulators[chunk]);
   });
 
