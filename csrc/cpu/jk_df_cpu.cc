@@ -127,7 +127,7 @@ struct ChunkAccumulators {
 template <typename T>
 void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector<T>& density_packed,
                     const std::vector<T>& factor_padded, const std::vector<T>& sign_padded,
-                    const std::vector<char>& has_negative, int64_t first, int64_t last, bool with_j, bool with_k,
+                    const std::vector<char>& needs_signs, int64_t first, int64_t last, bool with_j, bool with_k,
                     ChunkAccumulators<T>& acc) {
   const int64_t ndens = static_cast<int64_t>(job.densities.size());
   const int64_t z_size = s.block * s.m_pad * s.ld;
@@ -135,8 +135,8 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
   acc.k_lower.assign(with_k ? ndens * s.rows * s.ld : 0, T(0));
   std::vector<T> dense(with_k ? s.n * s.ld : 0, T(0));
   std::vector<T> x_t(with_k ? ndens * z_size : 0);
-  const bool any_negative = std::any_of(has_negative.begin(), has_negative.end(), [](char c) { return c; });
-  std::vector<T> x_t_signed(with_k && any_negative ? ndens * z_size : 0);
+  const bool any_signed = std::any_of(needs_signs.begin(), needs_signs.end(), [](char c) { return c; });
+  std::vector<T> x_t_signed(with_k && any_signed ? ndens * z_size : 0);
 
   for (int64_t start = first; start < last; start += s.block) {
     const int64_t count = std::min(s.block, last - start);
@@ -158,7 +158,7 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
           T* x = x_t.data() + d * z_size + slot * s.m_pad * s.ld;
           gemm_at_b(factor_padded.data() + d * s.n * s.m_pad, s.m_pad, dense.data(), s.ld, s.n, s.m_pad, s.ld,
                     x, s.ld);
-          if (!has_negative[d]) continue;  // s = 1 (orbitals): X_P^T serves as both factors
+          if (!needs_signs[d]) continue;  // s = 1 (orbitals): X_P^T serves as both factors
           T* signed_x = x_t_signed.data() + d * z_size + slot * s.m_pad * s.ld;
           const T* sign = sign_padded.data() + d * s.m_pad;
           for (int64_t o = 0; o < s.m_pad; ++o) {
@@ -171,7 +171,7 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
     if (with_k && s.m_pad > 0) {
       // K += sum_P X_P diag(s) X_P^T over this block: depth count * m_pad.
       for (int64_t d = 0; d < ndens; ++d) {
-        const T* signed_x = (has_negative[d] ? x_t_signed : x_t).data() + d * z_size;
+        const T* signed_x = (needs_signs[d] ? x_t_signed : x_t).data() + d * z_size;
         gemm_at_b_lower(x_t.data() + d * z_size, signed_x, s.ld, count * s.m_pad, s.rows,
                         s.ld, acc.k_lower.data() + d * s.rows * s.ld);
       }
@@ -183,13 +183,25 @@ void contract_chunk(const JkDfJob<T>& job, const Layout<T>& s, const std::vector
 
 template <typename T>
 void jk_df(xla::ffi::ThreadPool& pool, const JkDfJob<T>& job, int64_t n, int64_t m, bool with_j, bool with_k) {
-  const Layout<T> s(n, m);
+  // Columns after the last non-zero sign add nothing to K: the general path orders the eigenvectors of D
+  // by |eigenvalue| and gives those below round-off sign 0, so a low-rank D (the VJP's cotangents are)
+  // costs its rank, not n. `m` stays the stride of the factors as stored.
+  int64_t used = 0;
+  for (int64_t d = 0; with_k && d < static_cast<int64_t>(job.signs.size()); ++d) {
+    for (int64_t column = m; column > used; --column) {
+      if (job.signs[d][column - 1] != T(0)) {
+        used = column;
+        break;
+      }
+    }
+  }
+  const Layout<T> s(n, used);
   const int64_t ndens = static_cast<int64_t>(job.densities.size());
 
   std::vector<T> density_packed(with_j ? ndens * s.npair : 0);
   std::vector<T> factor_padded(with_k ? ndens * n * s.m_pad : 0, T(0));
   std::vector<T> sign_padded(with_k ? ndens * s.m_pad : 0, T(0));
-  std::vector<char> has_negative(ndens, 0);
+  std::vector<char> needs_signs(ndens, 0);
   for (int64_t d = 0; d < ndens; ++d) {
     if (with_j) {
       for (int64_t p = 0; p < n; ++p) {
@@ -200,19 +212,20 @@ void jk_df(xla::ffi::ThreadPool& pool, const JkDfJob<T>& job, int64_t n, int64_t
     }
     if (with_k) {
       for (int64_t p = 0; p < n; ++p) {
-        std::copy(job.factors[d] + p * m, job.factors[d] + (p + 1) * m,
+        std::copy(job.factors[d] + p * m, job.factors[d] + p * m + used,
                   factor_padded.begin() + d * n * s.m_pad + p * s.m_pad);
       }
-      std::copy(job.signs[d], job.signs[d] + m, sign_padded.begin() + d * s.m_pad);
-      // Padding columns of F are zero, so their sign does not matter; only a negative sign in use does.
-      has_negative[d] = std::any_of(job.signs[d], job.signs[d] + m, [](T sign) { return sign < 0; });
+      std::copy(job.signs[d], job.signs[d] + used, sign_padded.begin() + d * s.m_pad);
+      // A column with sign 0 must add nothing even where its F column is not zero (the signed copy zeroes
+      // it); padding columns of F are zero, so only a sign other than +1 in use needs the signed copy.
+      needs_signs[d] = std::any_of(job.signs[d], job.signs[d] + used, [](T sign) { return sign != T(1); });
     }
   }
 
   const int64_t chunks = std::min(job.naux, lane_count(pool));
   std::vector<ChunkAccumulators<T>> accumulators(chunks);
   parallel_for(pool, chunks, [&](int64_t chunk, int64_t) {
-    contract_chunk(job, s, density_packed, factor_padded, sign_padded, has_negative, job.naux * chunk / chunks,
+    contract_chunk(job, s, density_packed, factor_padded, sign_padded, needs_signs, job.naux * chunk / chunks,
                    job.naux * (chunk + 1) / chunks, with_j, with_k, accumulators[chunk]);
   });
 

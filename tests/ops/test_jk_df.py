@@ -61,6 +61,32 @@ def test_general_density_matches_pyscf_float64(atom):
     np.testing.assert_allclose(k, k_ref, rtol=0, atol=1e-10)
 
 
+def _low_rank_indefinite(nao, ranks, seed=2):
+    """Symmetric [len(ranks), nao, nao] densities, each V diag(w) V^T of its rank with mixed-sign w: the
+    shape of a VJP cotangent (rank about 2 n_occ, neither sign definite)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for rank in ranks:
+        v = np.linalg.qr(rng.standard_normal((nao, rank)))[0]
+        w = rng.uniform(0.5, 2.0, rank) * rng.choice([-1.0, 1.0], rank)
+        out.append((v * w) @ v.T)
+    return np.stack(out)
+
+
+def test_general_path_of_low_rank_densities_matches_pyscf():
+    # The general path skips eigenvectors below round-off (sign 0, the kernel stops at the last non-zero
+    # sign); a batch whose densities differ in rank, one of them full and one zero, must still be exact.
+    _, fit, cderi = _fitting(ETHANOL)
+    nao = fit.mol.nao
+    d = np.concatenate([_low_rank_indefinite(nao, [3, 26]), _random_symmetric(nao, seed=5)[None],
+                        np.zeros((1, nao, nao))])
+    j, k = jax.jit(jk_df)(cderi, d)
+    j_ref, k_ref = _pyscf_jk(fit, d)
+    np.testing.assert_allclose(j, j_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(k, k_ref, rtol=0, atol=1e-10)
+    assert np.all(np.isfinite(k)) and not np.any(k[3])
+
+
 @pytest.mark.parametrize("atom,n_occ", [(WATER, 5), (ETHANOL, 13)])
 def test_orbital_path_matches_pyscf_float64(atom, n_occ):
     _, fit, cderi = _fitting(atom)

@@ -8,7 +8,7 @@ The factors are PySCF's `cderi` layout, L [naux, npair] with packed lower-triang
   the orbitals (the QPT iterations and the SCF do: D = 2 C_occ C_occ^T), `density_factor` = sqrt(2) C_occ
   gives F with m = n_occ columns and s = 1, and K costs ~3 naux N^2 n_occ flops. Without it (a guess
   density, the cotangents of the VJP, any symmetric D) F and s come from the eigendecomposition of D
-  (m = N columns, signs of the eigenvalues), ~3 naux N^3 flops.
+  (signs of the eigenvalues), ~3 naux N^2 r flops for a D of numerical rank r <= N.
 
 J and K are linear and self-adjoint in D, so the VJP is the same kernel on the (symmetrised) cotangents
 (J of Jbar and K of Kbar, each alone), through the general path; it is differentiable again, so
@@ -61,9 +61,22 @@ def check_jk_df_arguments(name, cderi, D, density_factor):
 
 
 def _signed_factor(D):
-    """F, s with D = F diag(s) F^T: eigenvectors scaled by sqrt|eigenvalue|, s the eigenvalues' signs."""
+    """F, s with D = F diag(s) F^T: eigenvectors scaled by sqrt|eigenvalue|, s the eigenvalues' signs.
+
+    The columns are ordered by |eigenvalue|, largest first, and those at or below N eps max|eigenvalue|
+    (round-off: what eigh cannot tell from zero) get s = 0 and F = 0. The kernel stops at the last
+    non-zero sign, so a D of rank r costs r columns instead of N; the cotangents of a QPT step are such
+    (rank about 2 n_occ: a density-matrix VJP gives C_occ-by-C_virt blocks).
+    """
     eigenvalues, vectors = jnp.linalg.eigh((D + jnp.swapaxes(D, -1, -2)) / 2)
-    return vectors * jnp.sqrt(jnp.abs(eigenvalues))[..., None, :], jnp.sign(eigenvalues)
+    order = jnp.argsort(-jnp.abs(eigenvalues), axis=-1)
+    eigenvalues = jnp.take_along_axis(eigenvalues, order, axis=-1)
+    vectors = jnp.take_along_axis(vectors, order[..., None, :], axis=-1)
+    magnitude = jnp.abs(eigenvalues)
+    cutoff = D.shape[-1] * jnp.finfo(D.dtype).eps * magnitude[..., :1]
+    kept = magnitude > cutoff
+    signs = jnp.where(kept, jnp.sign(eigenvalues), 0)
+    return vectors * jnp.where(kept, jnp.sqrt(magnitude), 0)[..., None, :], signs
 
 
 def _call_kernel(cderi, density, density_factor, with_j, with_k):
