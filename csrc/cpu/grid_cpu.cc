@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cpu/parallel_for.h"
+#include "cpu/vector_width.h"
 #include "qpt/grid_contraction.h"
 #include "qpt/grid_screening.h"
 #include "qpt/gto_eval.h"
@@ -12,14 +13,6 @@ namespace qpt::cpu {
 namespace {
 
 constexpr int64_t kBlock = kGridBlock;
-
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
 
 // GCC/Clang vector extension: the two block products below are written with it so that their tiles
 // stay in vector registers whatever the auto-vectoriser decides.

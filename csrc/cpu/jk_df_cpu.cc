@@ -3,21 +3,13 @@
 #include <algorithm>
 
 #include "cpu/parallel_for.h"
+#include "cpu/vector_width.h"
 #include "qpt/df_jk.h"
 
 namespace qpt::cpu {
 namespace {
 
-// Vectors through the compiler's vector extension, as wide as the CPU's registers (the same arithmetic at
-// every width, so QPT_NATIVE_ARCH=OFF builds give the same results, only slower).
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
-
+// Vectors of kVectorBytes (cpu/vector_width.h) through the compiler's vector extension.
 template <typename T>
 struct Simd {
   typedef T V __attribute__((vector_size(kVectorBytes)));
