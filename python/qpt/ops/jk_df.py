@@ -64,8 +64,8 @@ def _signed_factor(D):
     """F, s with D = F diag(s) F^T: eigenvectors scaled by sqrt|eigenvalue|, s the eigenvalues' signs.
 
     The columns are ordered by |eigenvalue|, largest first, and those at or below N eps max|eigenvalue|
-    (round-off: what eigh cannot tell from zero) get s = 0 and F = 0. The kernel stops at the last
-    non-zero sign, so a D of rank r costs r columns instead of N; the cotangents of a QPT step are such
+    (round-off: what eigh cannot tell from zero) get s = 0 and F = 0. The CPU kernel stops at the last
+    non-zero sign, so a D of rank r costs r columns instead of N (the CUDA kernel still runs all N); the cotangents of a QPT step are such
     (rank about 2 n_occ: a density-matrix VJP gives C_occ-by-C_virt blocks).
     """
     eigenvalues, vectors = jnp.linalg.eigh((D + jnp.swapaxes(D, -1, -2)) / 2)
