@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qpt.system.basis import BasisShells, cart_to_sph_matrix
+from .basis import BasisShells, cart_to_sph_matrix
 
 # The cart -> spherical table covers l = 0..4 for every kernel; its size must match kSphTableSize in gto_eval.h.
 SPH_TABLE_MAX_L = 4
@@ -41,7 +41,7 @@ def basis_static(name, basis, threshold, *, max_l: int, support: str) -> BasisSt
     """Checks `basis` is a BasisShells with l <= max_l and the threshold is usable; `support` names the limit
     in the message ("the grid kernels support")."""
     if not isinstance(basis, BasisShells):
-        raise TypeError(f"{name}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
+        raise TypeError(f"{name}: basis must be a qpt.ops.BasisShells, got {type(basis).__name__}")
     if basis.max_l > max_l:
         raise ValueError(f"{name}: the basis has l = {basis.max_l} shells; {support} l <= {max_l}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
-from qpt.system.basis import BasisShells
+from .basis import BasisShells
 
 from ._basis_args import (BasisStatic, basis_arrays, basis_static, broadcast_batch, call_with_sph_table,
                           check_density_shape, sph_table)
