@@ -27,14 +27,15 @@ RANKS = {
     "qpt.eval": 5,
     "qpt.predict": 6,
     "qpt.commands": 7,
-    "qpt.cli": 7,
-    "qpt.__main__": 7,
 }
+# `python -m qpt` is a command too.
+ALIASES = {"qpt.__main__": "qpt.commands"}
 # The lazy qpt.Predictor of the package root is resolved at attribute access, not at import.
 ALLOWED = {("qpt", "qpt.predict")}
 
 
 def layer_of(module: str) -> str:
+    module = ALIASES.get(module, module)
     parts = module.split(".")
     for length in (2, 1):
         name = ".".join(parts[:length])

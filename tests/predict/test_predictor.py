@@ -9,7 +9,7 @@ import pytest
 import qpt
 import qpt.ops  # noqa: F401  (loads the kernels outside capsys: an editable install's rebuild check needs stdout)
 from qpt import dft
-from qpt.cli import main
+from qpt.commands import main
 from qpt.system import Molecule, System
 from qpt.train.checkpoint import FILE_NAME
 from qpt.train.config import TrainConfig

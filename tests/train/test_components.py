@@ -1,5 +1,4 @@
 """The trainer's parts: geometry stream, learning-rate schedule, checkpoint files, progress, plot, CLI."""
-import argparse
 import io
 import os
 
@@ -10,7 +9,7 @@ import pytest
 from qpt.model import TokenLayout
 from qpt.system import Molecule
 from qpt.train import checkpoint, progress
-from qpt.train.cli import add_parsers
+from qpt.commands import build_parser
 from qpt.train.data import HELDOUT_STREAM, TRAINING_STREAM, GeometryStream, SampleBuilder, sample_geometry
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
 from qpt.train.plots import plot_loss_curve
@@ -146,9 +145,7 @@ def test_loss_curve_plot(tmp_path, monkeypatch):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="qpt")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()
 
 
 def test_cli_registers_train_eval_and_demo():

@@ -1,6 +1,6 @@
 """QPT training: the DFT energy as the loss, on-the-fly geometries, AdamW, resumable checkpoints.
 
-Names are imported on first use (PEP 562), so `qpt.train.cli` can register its commands without
+Names are imported on first use (PEP 562), so `qpt.commands` can register its commands without
 loading JAX, PySCF and the kernels.
 """
 import importlib
