@@ -11,7 +11,7 @@ from qpt.eval.labels import Label, LabelCache
 from qpt.eval.metrics import MEV_PER_HARTREE, format_table, geometry_metrics, mean_metrics, orbitals
 from qpt.commands import build_parser
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.trainer import Trainer
 
 CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=4, workers=1,
@@ -55,7 +55,7 @@ def trainer(tmp_path_factory):
 
 
 def test_labels_are_converged_scf_cached_atomically(trainer, tmp_path, monkeypatch):
-    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout, CONFIG.seed,
+    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout.ao_atoms, CONFIG.seed,
                             CONFIG.sigma_bohr, stream=HELDOUT_STREAM)
     sample = builder.build(0)
     cache = LabelCache(tmp_path, CONFIG.xc)
