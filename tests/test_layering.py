@@ -131,3 +131,14 @@ def test_importing_the_ops_loads_no_molecule_layer_and_no_pyscf():
              "for m in sys.modules if m.startswith(('pyscf', 'qpt.'))}))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().splitlines()[-1] == "['qpt.ops']", loaded.stdout
+
+
+def test_the_source_package_folder_does_not_shadow_the_built_module():
+    # From the repository root, `python -m pytest` or `python -m qpt` puts the root first on sys.path, where
+    # qpt_kernels/ holds only the Python sources; the compiled module must still be the built one.
+    import subprocess
+    import sys
+    probe = "import qpt_kernels, qpt_kernels._cpu as cpu; print(cpu.__file__); print(len(qpt_kernels.build_info()['targets']['cpu']))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    built, targets = result.stdout.strip().splitlines()[-2:]
+    assert not pathlib.Path(built).is_relative_to(ROOT / "qpt_kernels") and int(targets) > 0, result.stdout
