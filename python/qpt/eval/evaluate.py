@@ -82,8 +82,8 @@ def evaluate(trainer, n_test: Optional[int] = None, *, dataset=None, cache_dir=N
     if label_set is not None:
         _check_compatible(label_set, config)
         n_test = len(label_set) if n_test is None else min(n_test, len(label_set))
-        builder = _StoredGeometries(config.molecule, config.basis, label_set.metadata["grid_level"], trainer.layout,
-                                    config.seed, config.sigma_bohr, DATASET_STREAM, jk=config.jk,
+        builder = _StoredGeometries(config.molecule, config.basis, label_set.metadata["grid_level"],
+                                    trainer.layout.ao_atoms, config.seed, config.sigma_bohr, DATASET_STREAM, jk=config.jk,
                                     auxbasis=config.auxbasis, coordinates=label_set.arrays["coordinates"][:n_test])
         where = f"{n_test} geometries of {label_set.path}"
     else:
