@@ -28,7 +28,7 @@ from qpt.model import TokenLayout, hamiltonian_correction, init_params
 from qpt.predict import Predictor
 from qpt.system import Molecule, System
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.features import quantum_features
 
 XC, BASIS, GRID_LEVEL = "b3lyp5", "def2-svp", 3
@@ -99,7 +99,7 @@ def guess_table(checkpoint, count):
     predictor = Predictor.from_checkpoint(checkpoint)
     config = predictor.config
     layout = TokenLayout.from_molecule(config.molecule, config.basis)
-    builder = SampleBuilder.for_run(config, layout, os.path.dirname(os.path.abspath(checkpoint))
+    builder = SampleBuilder.for_run(config, layout.ao_atoms, os.path.dirname(os.path.abspath(checkpoint))
                                     if os.path.isfile(checkpoint) else checkpoint, HELDOUT_STREAM)
     rows = {name: [] for name in ("qpt from minao", "qpt from prediction", "PySCF default (minao)",
                                   "PySCF 'atom'", "PySCF from prediction")}

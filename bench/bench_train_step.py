@@ -29,7 +29,7 @@ from qpt.dft.iterations import dft_iterations
 from qpt.model import TokenLayout, get_model_config, hamiltonian_correction, init_params
 from qpt.ops import reference
 from qpt.system import Molecule, System
-from qpt.train.batch import stack_systems
+from qpt.data.batch import stack_systems
 from qpt.train.features import quantum_features
 from qpt.train.optimizer import make_optimizer
 from qpt.train.parallel import make_data_mesh

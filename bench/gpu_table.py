@@ -195,7 +195,7 @@ def train_step_rows(cpu, gpu, repeats):
     from qpt.dft.functionals import get_functional
     from qpt.model import TokenLayout, get_model_config, init_params
     from qpt.system import Molecule, System
-    from qpt.train.batch import stack_systems
+    from qpt.data.batch import stack_systems
     from qpt.train.optimizer import make_optimizer
     from qpt.train.parallel import make_data_mesh
     from qpt.train.trainer import make_train_step

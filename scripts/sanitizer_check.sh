@@ -21,15 +21,15 @@ start=$(date +%s)
 "$venv/bin/cmake" -S "$root" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQPT_SANITIZE=ON -DQPT_ENABLE_CUDA=OFF \
       -DCMAKE_MAKE_PROGRAM="$venv/bin/ninja" -DPython_EXECUTABLE="$venv/bin/python" \
       -Dpybind11_DIR="$("$venv/bin/python" -m pybind11 --cmakedir)" >/dev/null
-"$venv/bin/cmake" --build "$work/build" --target _cpu -j "$(nproc)" >/dev/null
+"$venv/bin/cmake" --build "$work/build" --target _cpu _eri_probes -j "$(nproc)" >/dev/null
 # The sanitized qpt_kernels and this tree's qpt come first on the path, then the venv's packages (jax, PySCF,
 # pytest). Python runs with -S, so no .pth file of the venv (an editable install's import redirect) applies.
 rm -rf "$work/site" && mkdir -p "$work/site/qpt_kernels"
-cp "$root"/python/qpt_kernels/*.py "$work/site/qpt_kernels/"
-cp "$work"/build/_cpu*.so "$work/site/qpt_kernels/"
+cp "$root"/qpt_kernels/*.py "$work/site/qpt_kernels/"
+cp "$work"/build/_cpu*.so "$work"/build/_eri_probes*.so "$work/site/qpt_kernels/"
 ln -s "$root/python/qpt" "$work/site/qpt"
 packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "sanitizer: CPU module built with ASan + UBSan in $(( $(date +%s) - start )) s"
+echo "sanitizer: CPU modules built with ASan + UBSan in $(( $(date +%s) - start )) s"
 
 # The interpreter is not instrumented, so the ASan runtime must be loaded first, and libstdc++ with it: jaxlib
 # throws C++ exceptions while it imports, and ASan's __cxa_throw interceptor needs the real one loaded. Leak

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import qpt.ops  # noqa: F401  (loads the kernels here: an editable install's rebuild check needs a real stdout)
-from qpt.cli import main
+from qpt.commands import main
 from qpt.train.checkpoint import FILE_NAME
 
 
@@ -72,7 +72,7 @@ def test_energy_compares_lda_with_the_same_functional_in_pyscf(capsys):
 
 
 def test_energy_exit_code_says_when_qpt_and_pyscf_disagree(monkeypatch, capsys):
-    import qpt.energy_check as energy_check
+    import qpt.commands.energy as energy_check
 
     monkeypatch.setattr(energy_check, "AGREEMENT_TOLERANCE_HA", -1.0)  # nothing can agree within this
     assert main(["energy", "--molecule", "h2", "--basis", "sto-3g", "--xc", "lda", "--grid-level", "0",

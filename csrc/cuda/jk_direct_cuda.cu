@@ -229,4 +229,94 @@ cudaError_t launch_jk_direct(const DirectLaunch<T>& launch, cudaStream_t stream)
 template cudaError_t launch_jk_direct<float>(const DirectLaunch<float>&, cudaStream_t);
 template cudaError_t launch_jk_direct<double>(const DirectLaunch<double>&, cudaStream_t);
 
+namespace {
+
+// Host copy of the Boys table; it outlives every asynchronous copy from it.
+const std::vector<double>& host_boys_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> values(kBoysTableSize);
+    boys_table_fill(values.data());
+    return values;
+  }();
+  return table;
+}
+
+}  // namespace
+
+template <typename T>
+std::string jk_direct(cudaStream_t stream, const DeviceAllocate& allocate, const ShellLayout& layout,
+                      const std::vector<DirectGeometry<T>>& geometries, const T* sph_table, const T* density,
+                      T* coulomb, T* exchange, double threshold, bool with_j, bool with_k) {
+  const size_t layout_bytes = sizeof(int64_t) * (3 * layout.nshell + 2);
+  void* layout_device = allocate(layout_bytes, alignof(int64_t));
+  void* table_device = allocate(sizeof(double) * kBoysTableSize, alignof(double));
+  // The pair plan depends on the layout alone, so one serves every geometry of the call.
+  const DirectPairPlan plan = plan_direct_pairs(layout);
+  const int64_t npair = static_cast<int64_t>(plan.pairs.size());
+  void* pairs_device = allocate(sizeof(DirectPair) * npair, alignof(DirectPair));
+  void* classes_device = allocate(sizeof(EriClassTables), alignof(EriClassTables));
+  if (!layout_device || !table_device || !pairs_device || !classes_device) return "scratch allocation failed";
+  cudaMemcpyAsync(pairs_device, plan.pairs.data(), sizeof(DirectPair) * npair, cudaMemcpyHostToDevice, stream);
+  cudaMemcpyAsync(classes_device, &eri_class_tables(), sizeof(EriClassTables), cudaMemcpyHostToDevice, stream);
+  auto* angular = static_cast<int64_t*>(layout_device);
+  int64_t* prim_offsets = angular + layout.nshell;
+  int64_t* ao_offsets = prim_offsets + layout.nshell + 1;
+  cudaMemcpyAsync(angular, layout.angular, sizeof(int64_t) * layout.nshell, cudaMemcpyHostToDevice, stream);
+  cudaMemcpyAsync(prim_offsets, layout.prim_offsets, sizeof(int64_t) * (layout.nshell + 1), cudaMemcpyHostToDevice,
+                  stream);
+  cudaMemcpyAsync(ao_offsets, layout.ao_offsets, sizeof(int64_t) * (layout.nshell + 1), cudaMemcpyHostToDevice,
+                  stream);
+  cudaMemcpyAsync(table_device, host_boys_table().data(), sizeof(double) * kBoysTableSize, cudaMemcpyHostToDevice,
+                  stream);
+
+  for (const DirectGeometry<T>& geometry : geometries) {
+    const int64_t count = static_cast<int64_t>(geometry.output_index.size());
+    // The host vectors live until the call returns; the copy from them is enqueued before any launch reads it.
+    std::vector<int64_t> indices(geometry.density_of_output);
+    indices.insert(indices.end(), geometry.output_index.begin(), geometry.output_index.end());
+    void* index_device = allocate(sizeof(int64_t) * 2 * count, alignof(int64_t));
+    void* work = allocate(direct_work_bytes(layout.nshell, layout.nprim, layout.nao, count, plan), 256);
+    if (!index_device || !work) return "scratch allocation failed";
+    auto* density_of_output = static_cast<int64_t*>(index_device);
+    cudaMemcpyAsync(density_of_output, indices.data(), sizeof(int64_t) * 2 * count, cudaMemcpyHostToDevice, stream);
+    DirectLaunch<T> launch{geometry.centers,
+                           geometry.exponents,
+                           geometry.coefficients,
+                           sph_table,
+                           density,
+                           coulomb,
+                           exchange,
+                           density_of_output,
+                           density_of_output + count,
+                           angular,
+                           prim_offsets,
+                           ao_offsets,
+                           static_cast<const double*>(table_device),
+                           static_cast<const EriClassTables*>(classes_device),
+                           static_cast<const DirectPair*>(pairs_device),
+                           work,
+                           count,
+                           layout.nshell,
+                           layout.nprim,
+                           layout.nao,
+                           npair,
+                           plan.prim_total,
+                           plan.coefficient_total,
+                           layout.spherical,
+                           threshold,
+                           with_j,
+                           with_k};
+    const cudaError_t status = launch_jk_direct(launch, stream);
+    if (status != cudaSuccess) return cudaGetErrorString(status);
+  }
+  return "";
+}
+
+template std::string jk_direct<float>(cudaStream_t, const DeviceAllocate&, const ShellLayout&,
+                                      const std::vector<DirectGeometry<float>>&, const float*, const float*, float*,
+                                      float*, double, bool, bool);
+template std::string jk_direct<double>(cudaStream_t, const DeviceAllocate&, const ShellLayout&,
+                                       const std::vector<DirectGeometry<double>>&, const double*, const double*,
+                                       double*, double*, double, bool, bool);
+
 }  // namespace qpt::cuda

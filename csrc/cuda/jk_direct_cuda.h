@@ -9,10 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include <cuda_runtime.h>
 
 #include "qpt/eri_pair_plan.h"
+#include "qpt/shell_layout.h"
 
 namespace qpt::cuda {
 
@@ -53,5 +57,27 @@ size_t direct_work_bytes(int64_t nshell, int64_t nprim, int64_t nao, int64_t cou
 
 template <typename T>
 cudaError_t launch_jk_direct(const DirectLaunch<T>& launch, cudaStream_t stream);
+
+// Device scratch for the driver (XLA's allocator in the handler): a pointer, or nullptr when it fails.
+using DeviceAllocate = std::function<void*(size_t bytes, size_t alignment)>;
+
+// One geometry of a call: its basis arrays (device) and the densities and outputs that use it (flat batch
+// indices, host).
+template <typename T>
+struct DirectGeometry {
+  const T* centers;
+  const T* exponents;
+  const T* coefficients;
+  std::vector<int64_t> density_of_output;
+  std::vector<int64_t> output_index;
+};
+
+// The driver, the CUDA twin of cpu::jk_direct: plans the shell pairs once for the layout, uploads the plan,
+// the layout and the Boys and class tables, then launches one geometry after another on `stream`. Returns ""
+// or what failed.
+template <typename T>
+std::string jk_direct(cudaStream_t stream, const DeviceAllocate& allocate, const ShellLayout& layout,
+                      const std::vector<DirectGeometry<T>>& geometries, const T* sph_table, const T* density,
+                      T* coulomb, T* exchange, double threshold, bool with_j, bool with_k);
 
 }  // namespace qpt::cuda

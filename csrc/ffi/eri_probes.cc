@@ -1,6 +1,8 @@
-#include "ffi/eri_probes.h"
-
+// qpt_kernels._eri_probes: test entry points of the integral-direct engine's math (Boys function, single
+// shell quartets), so the tests can compare them with independent references (quadrature, libcint) one piece
+// at a time. A module of its own: the kernel module carries no test code.
 #include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <stdexcept>
@@ -77,8 +79,10 @@ py::list eri_quartets(const Doubles& centers, const Doubles& exponents, const Do
 }
 
 }  // namespace
+}  // namespace qpt
 
-void add_eri_probes(py::module_& module) {
+PYBIND11_MODULE(_eri_probes, module) {
+  using namespace qpt;
   module.def("boys", &boys_values, py::arg("m_max"), py::arg("t"), py::arg("use_table") = true,
              "F_m(T) for m = 0..m_max at each T: [len(T), m_max + 1], from the kernels' table or the series "
              "(qpt/boys.h)");
@@ -86,5 +90,3 @@ void add_eri_probes(py::module_& module) {
              py::arg("sph_table"), py::arg("angular"), py::arg("prim_offsets"), py::arg("spherical"),
              py::arg("quartets"), "AO integrals of shell quartets, one [wa, wb, wc, wd] array each (qpt/eri_md.h)");
 }
-
-}  // namespace qpt

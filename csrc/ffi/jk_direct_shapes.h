@@ -14,13 +14,15 @@
 #include <utility>
 #include <vector>
 
-#include "ffi/grid_shapes.h"
+#include "ffi/basis_layout.h"
+#include "ffi/batch_layout.h"
 #include "qpt/eri_md.h"
+#include "qpt/gto_eval.h"
 
 namespace qpt::ffi_shapes {
 
 struct DirectCall {
-  GridBasis basis;
+  BasisLayout basis;
   BatchLayout batch;
   std::map<std::array<int64_t, 3>, std::vector<int64_t>> outputs_by_geometry;
 };
@@ -36,12 +38,12 @@ inline xla::ffi::Error direct_call(const std::string& op, xla::ffi::Span<const i
   if (std::isnan(threshold) || threshold < 0) {
     return Error::InvalidArgument(op + ": the screening threshold must be >= 0");
   }
-  if (auto error = grid_basis(op, angular, prim_offsets, spherical, &call->basis); !error.success()) return error;
+  if (auto error = basis_layout(op, angular, prim_offsets, spherical, kEriMaxAngular, "the ERI engine supports",
+                                &call->basis);
+      !error.success()) {
+    return error;
+  }
   for (size_t s = 0; s < angular.size(); ++s) {
-    if (angular[s] > kEriMaxAngular) {
-      return Error::InvalidArgument(op + ": shell " + std::to_string(s) + " has l = " + std::to_string(angular[s]) +
-                                    "; the ERI engine supports l <= " + std::to_string(kEriMaxAngular));
-    }
     if (prim_offsets[s + 1] - prim_offsets[s] > kEriMaxPrimitives) {
       return Error::InvalidArgument(op + ": shell " + std::to_string(s) + " has more than " +
                                     std::to_string(kEriMaxPrimitives) + " primitives");

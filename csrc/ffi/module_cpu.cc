@@ -2,7 +2,6 @@
 #include <pybind11/pybind11.h>
 
 #include "ffi/capsule.h"
-#include "ffi/eri_probes.h"
 #include "ffi/grid_handlers.h"
 #include "ffi/jk_df_handlers.h"
 #include "ffi/jk_handlers.h"
@@ -21,7 +20,6 @@ PYBIND11_MODULE(_cpu, m) {
     targets["qpt_grid_screening_counts"] = qpt::handler_capsule(qpt::grid_screening_counts_cpu);
     return targets;
   }, "FFI target name -> handler capsule, for platform 'cpu'");
-  qpt::add_eri_probes(m);
   m.attr("version") = QPT_VERSION;
   m.attr("compiler") = QPT_COMPILER;
 }

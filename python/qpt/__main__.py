@@ -1,3 +1,3 @@
-from qpt.cli import main
+from qpt.commands import main
 
 raise SystemExit(main())

@@ -8,7 +8,7 @@ from qpt.data.gaussian import GaussianGeometries
 from qpt.model import TokenLayout
 from qpt.system import Molecule
 from qpt.system.molecule import MIN_ATOM_SEPARATION_BOHR
-from qpt.train.data import GeometryStream, SampleBuilder, sample_geometry
+from qpt.data.samples import GeometryStream, SampleBuilder, sample_geometry
 
 WATER = Molecule.from_catalog("water")
 BAD_INDEX = 141  # seed 0, training stream 0, sigma 0.5 bohr
@@ -36,7 +36,7 @@ def test_good_draws_are_unchanged():
 
 def test_the_stream_builds_the_bad_index():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
-    builder = SampleBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.5)
+    builder = SampleBuilder(WATER, "sto-3g", 0, layout.ao_atoms, seed=0, sigma_bohr=0.5)
     with GeometryStream(builder, [BAD_INDEX], workers=1, processes=False) as stream:
         sample = next(stream)
     assert sample.index == BAD_INDEX and sample.molecule == sample_geometry(WATER, 0, BAD_INDEX, 0.5)

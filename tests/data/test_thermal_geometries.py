@@ -15,7 +15,7 @@ from qpt.data.thermal_settings import ThermalSettings
 from qpt.model import TokenLayout
 from qpt.system import Molecule
 from qpt.train.config import TrainConfig
-from qpt.train.data import SampleBuilder
+from qpt.data.samples import SampleBuilder
 from qpt.train.trainer import Trainer
 
 WATER = Molecule.from_catalog("water")
@@ -112,7 +112,7 @@ def test_train_config_defaults_to_thermal_and_round_trips_its_md_settings(tmp_pa
     again = TrainConfig.from_dict(config.to_dict())
     assert again == config
     layout = TokenLayout.from_molecule(config.molecule, "sto-3g")
-    builder = SampleBuilder.for_run(again, layout, tmp_path)
+    builder = SampleBuilder.for_run(again, layout.ao_atoms, tmp_path)
     assert builder.geometry(5) == _source(tmp_path / "trajectories").geometry(5)
     old = config.to_dict()
     del old["geometries"]  # a checkpoint from before thermal geometries: it trained on Gaussian ones

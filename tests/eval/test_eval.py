@@ -1,5 +1,4 @@
 """Evaluation: SCF labels (checked against PySCF, cached atomically) and the metrics table."""
-import argparse
 import os
 
 import numpy as np
@@ -10,9 +9,9 @@ import qpt.eval.labels as labels_module
 from qpt.eval.evaluate import BASELINE_NAME, evaluate
 from qpt.eval.labels import Label, LabelCache
 from qpt.eval.metrics import MEV_PER_HARTREE, format_table, geometry_metrics, mean_metrics, orbitals
-from qpt.train.cli import add_parsers
+from qpt.commands import build_parser
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.trainer import Trainer
 
 CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=4, workers=1,
@@ -56,7 +55,7 @@ def trainer(tmp_path_factory):
 
 
 def test_labels_are_converged_scf_cached_atomically(trainer, tmp_path, monkeypatch):
-    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout, CONFIG.seed,
+    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout.ao_atoms, CONFIG.seed,
                             CONFIG.sigma_bohr, stream=HELDOUT_STREAM)
     sample = builder.build(0)
     cache = LabelCache(tmp_path, CONFIG.xc)
@@ -93,9 +92,7 @@ def test_evaluate_reports_model_and_baseline_and_the_cli_reads_the_checkpoint(tr
     assert result.model["hamiltonian_mae"] != result.baseline["hamiltonian_mae"]  # the (untrained) network acts
 
     trainer.save()
-    parser = argparse.ArgumentParser(prog="qpt")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", "--checkpoint", trainer.out_dir, "--n-test", "1"])
+    args = build_parser().parse_args(["eval", "--checkpoint", trainer.out_dir, "--n-test", "1"])
     assert args.run(args) == 0
     printed = capsys.readouterr().out
     assert f"{result.model['hamiltonian_mae']:.1f}" in printed and BASELINE_NAME in printed

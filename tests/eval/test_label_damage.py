@@ -7,12 +7,12 @@ import numpy as np
 from qpt.eval.labels import LabelCache
 from qpt.model import TokenLayout
 from qpt.system import Molecule
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 
 
 def test_truncated_label_is_recomputed_with_a_warning(tmp_path):
     molecule = Molecule.from_catalog("water")
-    builder = SampleBuilder(molecule, "sto-3g", 0, TokenLayout.from_molecule(molecule, "sto-3g"), 0, 0.05,
+    builder = SampleBuilder(molecule, "sto-3g", 0, TokenLayout.from_molecule(molecule, "sto-3g").ao_atoms, 0, 0.05,
                             stream=HELDOUT_STREAM)
     sample = builder.build(0)
     messages = []

@@ -9,7 +9,7 @@ from pyscf import dft as pyscf_dft
 
 import qpt.eval.label_sets as label_sets
 from qpt import dft
-from qpt.cli import main
+from qpt.commands import main
 from qpt.data.label_set import read_label_set
 from qpt.data.thermal_settings import ThermalSettings
 from qpt.dft.scf import run_scf

@@ -11,7 +11,7 @@ from pyscf import dft
 
 from qpt import ops
 from qpt.system import Molecule, System
-from qpt.train.batch import stack_systems
+from qpt.data.batch import stack_systems
 
 WATER = Molecule.from_catalog("water")
 BATCH = 3

@@ -9,7 +9,7 @@ import pytest
 from pyscf import gto
 from scipy.special import gamma, gammainc
 
-import qpt_kernels._cpu as kernels
+import qpt_kernels._eri_probes as kernels
 from qpt.ops._basis_args import sph_table
 from qpt.system.basis import basis_shells_from_mol
 

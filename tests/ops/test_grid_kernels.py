@@ -9,7 +9,8 @@ from pyscf import dft, gto, scf
 from pyscf.dft import numint
 
 from qpt.ops.grid import density_on_grid, potential_matrix, screening_statistics
-from qpt.system.basis import BasisShells, basis_shells_from_mol
+from qpt.ops.basis import BasisShells
+from qpt.system.basis import basis_shells_from_mol
 from qpt.system.grid import Grid
 
 WATER = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"

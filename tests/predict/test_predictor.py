@@ -9,11 +9,11 @@ import pytest
 import qpt
 import qpt.ops  # noqa: F401  (loads the kernels outside capsys: an editable install's rebuild check needs stdout)
 from qpt import dft
-from qpt.cli import main
+from qpt.commands import main
 from qpt.system import Molecule, System
 from qpt.train.checkpoint import FILE_NAME
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.trainer import Trainer
 
 CONFIG = TrainConfig(molecule="water", basis="sto-3g", grid_level=0, model="tiny", steps=3, workers=1,
@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 
 
 def _heldout(trainer, count):
-    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout, CONFIG.seed,
+    builder = SampleBuilder(CONFIG.molecule, CONFIG.basis, CONFIG.grid_level, trainer.layout.ao_atoms, CONFIG.seed,
                             CONFIG.sigma_bohr, stream=HELDOUT_STREAM)
     return [builder.build(i) for i in range(count)]
 

@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from training_setup import small_config
 
-from qpt.train.data import SampleBuilder
+from qpt.data.samples import SampleBuilder
 from qpt.train.features import quantum_features
 from qpt.train.loss import qpt_loss
 from qpt.train.optimizer import with_learning_rate
@@ -43,7 +43,7 @@ def reference_parameters(trainer, steps):
         updates, opt_state = trainer.optimizer.update(grads, with_learning_rate(opt_state, lr), params)
         return optax.apply_updates(params, updates), opt_state
 
-    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout, config.seed,
+    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout.ao_atoms, config.seed,
                             config.sigma_bohr)
     gradient_norms = []
     for step in range(steps):

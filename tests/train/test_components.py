@@ -1,5 +1,4 @@
 """The trainer's parts: geometry stream, learning-rate schedule, checkpoint files, progress, plot, CLI."""
-import argparse
 import io
 import os
 
@@ -10,8 +9,8 @@ import pytest
 from qpt.model import TokenLayout
 from qpt.system import Molecule
 from qpt.train import checkpoint, progress
-from qpt.train.cli import add_parsers
-from qpt.train.data import HELDOUT_STREAM, TRAINING_STREAM, GeometryStream, SampleBuilder, sample_geometry
+from qpt.commands import build_parser
+from qpt.data.samples import HELDOUT_STREAM, TRAINING_STREAM, GeometryStream, SampleBuilder, sample_geometry
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
 from qpt.train.plots import plot_loss_curve
 
@@ -33,7 +32,7 @@ def test_geometries_depend_only_on_seed_stream_and_index():
 
 def test_stream_builds_consecutive_geometries_in_the_background():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
-    builder = SampleBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1, stream=TRAINING_STREAM)
+    builder = SampleBuilder(WATER, "sto-3g", 0, layout.ao_atoms, seed=0, sigma_bohr=0.1, stream=TRAINING_STREAM)
     with GeometryStream(builder, range(5, 8), prefetch=2, workers=2) as stream:
         samples = list(stream)
     assert [s.index for s in samples] == [5, 6, 7]
@@ -52,7 +51,7 @@ def test_stream_reports_a_worker_error_in_the_caller():
             return super().build(index)
 
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
-    builder = FailingBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1)
+    builder = FailingBuilder(WATER, "sto-3g", 0, layout.ao_atoms, seed=0, sigma_bohr=0.1)
     with GeometryStream(builder, range(4), prefetch=2, processes=False) as stream:
         assert next(stream).index == 0 and next(stream).index == 1
         with pytest.raises(ValueError, match="geometry 2 is broken"):
@@ -146,9 +145,7 @@ def test_loss_curve_plot(tmp_path, monkeypatch):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="qpt")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()
 
 
 def test_cli_registers_train_eval_and_demo():

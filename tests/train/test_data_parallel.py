@@ -21,8 +21,8 @@ from qpt.dft.functionals import get_functional
 from qpt.dft.xc import xc_energy_and_potential
 from qpt.system import Molecule, System
 from qpt.train import checkpoint
-from qpt.train.batch import pad_grid, stack_systems
-from qpt.train.data import GeometryStream, SampleBuilder
+from qpt.data.batch import pad_grid, stack_systems
+from qpt.data.samples import GeometryStream, SampleBuilder
 from qpt.train.parallel import local_rows, make_data_mesh
 from qpt.model import TokenLayout
 
@@ -122,7 +122,7 @@ class _BrokenBuilder(SampleBuilder):
 @pytest.mark.platforms("cpu")
 def test_worker_process_errors_reach_the_trainer_and_waiting_is_timed():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
-    builder = _BrokenBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1)
+    builder = _BrokenBuilder(WATER, "sto-3g", 0, layout.ao_atoms, seed=0, sigma_bohr=0.1)
     with GeometryStream(builder, range(3), prefetch=2, workers=1) as stream:
         assert next(stream).index == 0
         assert stream.wait_seconds > 0  # the first build in a fresh process cannot be ready at once

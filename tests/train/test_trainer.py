@@ -9,7 +9,7 @@ from training_setup import small_config
 from qpt.model import get_model_config
 from qpt.train import checkpoint
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, SampleBuilder
+from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.loss import make_predictor
 from qpt.train.trainer import Trainer
 
@@ -21,7 +21,7 @@ def _leaves(tree):
 def _heldout_energy(trainer, params, count=2):
     """Mean E(D3) over held-out geometries: the quantity training lowers, on geometries it never saw."""
     config = trainer.config
-    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout, config.seed,
+    builder = SampleBuilder(config.molecule, config.basis, config.grid_level, trainer.layout.ao_atoms, config.seed,
                             config.sigma_bohr, stream=HELDOUT_STREAM)
     predict = make_predictor(config.model, trainer.functional, ops=trainer.ops, dtype=config.dft_dtype)
     samples = [builder.build(i) for i in range(count)]

@@ -8,7 +8,7 @@ from training_setup import small_config
 from qpt.eval.evaluate import evaluate
 from qpt.model import TokenLayout
 from qpt.system import Molecule
-from qpt.train.data import GeometryStream, SampleBuilder
+from qpt.data.samples import GeometryStream, SampleBuilder
 from qpt.train.trainer import Trainer
 
 WATER = Molecule.from_catalog("water")
@@ -16,7 +16,7 @@ WATER = Molecule.from_catalog("water")
 
 def test_worker_processes_build_systems_with_the_configured_engine():
     layout = TokenLayout.from_molecule(WATER, "sto-3g")
-    builder = SampleBuilder(WATER, "sto-3g", 0, layout, seed=0, sigma_bohr=0.1, jk="df", auxbasis="weigend")
+    builder = SampleBuilder(WATER, "sto-3g", 0, layout.ao_atoms, seed=0, sigma_bohr=0.1, jk="df", auxbasis="weigend")
     with GeometryStream(builder, range(2), prefetch=2, workers=1) as stream:
         samples = list(stream)
     assert [s.system.jk_engine for s in samples] == ["df", "df"]

@@ -6,7 +6,7 @@
 // with x, y, z measured from the centre. With S = dR/d(r^2) * 2 = sum_p -2 alpha_p c_p exp(-alpha_p r^2),
 //   d/dx [x^a y^b z^c R] = y^b z^c (a x^(a-1) R + x^(a+1) S)   (and likewise for y, z).
 // Spherical functions are the cartesian ones times PySCF's cart -> spherical matrix of l, which the caller
-// passes as a table (qpt.system.basis.cart_to_sph_matrix for l = 0 .. kMaxAngular, concatenated, each
+// passes as a table (qpt.ops.basis.cart_to_sph_matrix for l = 0 .. kAoMaxAngular, concatenated, each
 // [ncart(l), nsph(l)] row-major). For l <= 1 those matrices are the identity, so they are skipped.
 #pragma once
 
@@ -35,8 +35,9 @@
 
 namespace qpt {
 
-// Highest angular momentum the grid kernels evaluate (g functions, as in cc-pVQZ).
-constexpr int kMaxAngular = 4;
+// Highest angular momentum the AO evaluation and its cart -> spherical table cover (g functions, as in
+// cc-pVQZ): the grid kernels' limit. The ERI engine has its own, lower one (kEriMaxAngular, eri_md.h).
+constexpr int kAoMaxAngular = 4;
 
 QPT_HD constexpr int cartesian_count(int l) { return (l + 1) * (l + 2) / 2; }
 QPT_HD constexpr int spherical_count(int l) { return 2 * l + 1; }
@@ -48,8 +49,8 @@ QPT_HD constexpr int64_t sph_table_offset(int l) {
   return offset;
 }
 
-// Length of the whole table, l = 0 .. kMaxAngular.
-constexpr int64_t kSphTableSize = sph_table_offset(kMaxAngular + 1);
+// Length of the whole table, l = 0 .. kAoMaxAngular.
+constexpr int64_t kSphTableSize = sph_table_offset(kAoMaxAngular + 1);
 
 // Adds one primitive c exp(-alpha r^2) to the radial value and to its slope S (see above).
 template <typename T>
@@ -124,7 +125,7 @@ QPT_HD QPT_GTO_INLINE void shell_point_values(T x, T y, T z, T radial, T slope, 
   }
 }
 
-// Dispatches on l and the spherical flag at run time (l <= kMaxAngular, checked by the argument checks).
+// Dispatches on l and the spherical flag at run time (l <= kAoMaxAngular, checked by the argument checks).
 template <typename T>
 QPT_HD void shell_point_values(int l, bool spherical, T x, T y, T z, T radial, T slope, const T* sph_table,
                                T* out, int64_t comp_stride, int64_t function_stride) {

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 
 from qpt import ops as kernel_ops
 from qpt.dft import precision
-from qpt.dft.energy import EnergyTerms, energy_and_fock
-from qpt.dft.functionals import get_functional
+from qpt.dft.energy import EnergyTerms, assemble_energy_and_fock
+from qpt.dft.functionals import resolve_functional
 from qpt.dft.two_electron import closed_shell_factor, mixed_factor
 from qpt.dft.validation import check_matrix
 
@@ -27,9 +27,12 @@ class IterationResult(NamedTuple):
 
 def dft_iterations(system, hamiltonian, xc="b3lyp5", *, mixing=PAPER_MIXING, ops=kernel_ops,
                    dtype=None, **density_matrix_options) -> IterationResult:
-    """len(mixing) + 1 Fock builds starting from `hamiltonian` [..., n, n]; differentiable in it."""
+    """len(mixing) + 1 Fock builds starting from `hamiltonian` [..., n, n]; differentiable in it.
+
+    The System and the Hamiltonian are checked and cast to `dtype` once, here; the Fock builds in between
+    take them as they are (qpt.dft.energy.assemble_energy_and_fock)."""
     dtype = precision.resolve(dtype)
-    functional = get_functional(xc) if isinstance(xc, str) else xc
+    functional = resolve_functional(xc)
     check_matrix(system, hamiltonian, "hamiltonian")
     mixing = tuple(float(alpha) for alpha in mixing)
     if any(not 0.0 <= alpha < 1.0 for alpha in mixing):
@@ -47,9 +50,9 @@ def dft_iterations(system, hamiltonian, xc="b3lyp5", *, mixing=PAPER_MIXING, ops
 
     density, factor = density_of(precision.cast_input(hamiltonian, dtype, "hamiltonian"))
     for alpha in mixing:
-        _, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype, density_factor=factor)
+        _, f = assemble_energy_and_fock(cast_system, density, functional, ops, factor)
         new_density, new_factor = density_of(f)
         density = alpha * density + (1.0 - alpha) * new_density
         factor = None if factor is None else mixed_factor(alpha, factor, new_factor)
-    terms, f = energy_and_fock(cast_system, density, functional, ops=ops, dtype=dtype, density_factor=factor)
+    terms, f = assemble_energy_and_fock(cast_system, density, functional, ops, factor)
     return IterationResult(terms, f, density)

@@ -15,7 +15,7 @@ import numpy as np
 from qpt import ops as kernel_ops
 from qpt.dft import precision
 from qpt.dft.energy import EnergyTerms, energy_and_fock
-from qpt.dft.functionals import get_functional
+from qpt.dft.functionals import resolve_functional
 from qpt.dft.two_electron import closed_shell_factor
 
 
@@ -76,7 +76,7 @@ def run_scf(system, xc="b3lyp5", *, ops=kernel_ops, dtype=None, max_iterations: 
     dtype = precision.resolve(dtype)
     if max_iterations < 1:
         raise ValueError(f"run_scf: max_iterations must be >= 1, got {max_iterations}")
-    functional = get_functional(xc) if isinstance(xc, str) else xc
+    functional = resolve_functional(xc)
     build, diagonalise_with = _jitted_steps(functional, ops, dtype)
 
     def diagonalise(f, x):

@@ -23,7 +23,7 @@ from qpt.eval.metrics import format_table, geometry_metrics, mean_metrics
 from qpt.eval.scf_iterations import pyscf_scf_iterations
 from qpt.model.config import PRESETS
 from qpt.system import Molecule
-from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
+from qpt.data.samples import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
 from qpt.train.loss import make_predictor
 from qpt.train.trainer import Trainer
 
@@ -82,13 +82,13 @@ def evaluate(trainer, n_test: Optional[int] = None, *, dataset=None, cache_dir=N
     if label_set is not None:
         _check_compatible(label_set, config)
         n_test = len(label_set) if n_test is None else min(n_test, len(label_set))
-        builder = _StoredGeometries(config.molecule, config.basis, label_set.metadata["grid_level"], trainer.layout,
-                                    config.seed, config.sigma_bohr, DATASET_STREAM, jk=config.jk,
+        builder = _StoredGeometries(config.molecule, config.basis, label_set.metadata["grid_level"],
+                                    trainer.layout.ao_atoms, config.seed, config.sigma_bohr, DATASET_STREAM, jk=config.jk,
                                     auxbasis=config.auxbasis, coordinates=label_set.arrays["coordinates"][:n_test])
         where = f"{n_test} geometries of {label_set.path}"
     else:
         cache = LabelCache(cache_dir or os.path.join(trainer.out_dir, "labels"), config.xc, ops=ops, log=log)
-        builder = SampleBuilder.for_run(config, trainer.layout, trainer.out_dir, HELDOUT_STREAM)
+        builder = SampleBuilder.for_run(config, trainer.layout.ao_atoms, trainer.out_dir, HELDOUT_STREAM)
         where = f"{n_test} held-out geometries of the run"
     predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype,
                              scheme=config.loss_scheme)

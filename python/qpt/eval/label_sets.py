@@ -25,7 +25,7 @@ from qpt.system import Molecule
 from qpt.system.grid import check_grid_level
 from qpt.system.molecule import check_basis
 from qpt.train.config import DEFAULT_SIGMA_BOHR
-from qpt.train.data import GeometryStream, SampleBuilder, default_workers
+from qpt.data.samples import GeometryStream, SampleBuilder, default_workers
 
 # Tighter than run_scf's defaults (1e-10 Ha, 1e-7): labels are the reference of µHa-level metrics.
 LABEL_ENERGY_TOLERANCE = 1e-11
@@ -128,7 +128,7 @@ def build_label_set(spec: LabelSetSpec, n: int, path, *, ops=kernel_ops, workers
     if missing:
         log(f"{spec.molecule.formula} {spec.basis} {spec.xc} grid {spec.grid_level}: {n - len(missing)} of {n} "
             f"geometries on disk, computing {len(missing)} (parts in {path}.parts)")
-        builder = SampleBuilder(spec.molecule, spec.basis, spec.grid_level, layout, spec.seed, DEFAULT_SIGMA_BOHR,
+        builder = SampleBuilder(spec.molecule, spec.basis, spec.grid_level, layout.ao_atoms, spec.seed, DEFAULT_SIGMA_BOHR,
                                 DATASET_STREAM, spec.thermal, os.path.join(path + ".parts", "trajectories"))
         bar = _Bar(n, n - len(missing), enabled=progress)
         try:

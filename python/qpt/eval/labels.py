@@ -18,7 +18,7 @@ import numpy as np
 from qpt import ops as kernel_ops
 from qpt.dft.scf import run_scf
 from qpt.npz_file import read_npz, write_npz_atomically
-from qpt.train.data import Sample, SampleBuilder
+from qpt.data.samples import Sample, SampleBuilder
 
 _FORMAT = "qpt.label"
 _VERSION = 1

@@ -1,7 +1,7 @@
 """AO tokens: one token per atomic orbital, its id from (element, orbital type), its position from its atom.
 
-Computed on the host once per molecule and basis (the ids) and once per geometry (the positions), with
-PySCF's AO labels, so the token order is PySCF's AO order and row a of the network's output is AO a.
+Computed on the host once per molecule and basis (the ids) and once per geometry (the positions), from the
+Molecule's AO labels (PySCF's), so the token order is PySCF's AO order and row a of the network's output is AO a.
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-from pyscf.data.elements import MASSES
 
 from qpt.system import Molecule
+from qpt.system.principal_axes import principal_axis_coordinates
 
 
 class ModelInputs(NamedTuple):
@@ -36,8 +36,7 @@ class TokenLayout:
 
     @classmethod
     def from_molecule(cls, molecule, basis: str, spherical: bool = True) -> "TokenLayout":
-        mol = Molecule.get(molecule).to_pyscf(basis, spherical=spherical)
-        labels = mol.ao_labels(fmt=False)  # (atom index, element, shell 'nl', component) per AO
+        labels = Molecule.get(molecule).ao_labels(basis, spherical=spherical)
         keys = tuple(f"{element} {shell} {component}".strip() for _, element, shell, component in labels)
         ao_atoms = np.array([atom for atom, *_ in labels], dtype=np.int32)
         ao_atoms.setflags(write=False)
@@ -63,21 +62,3 @@ class TokenLayout:
     def positions(self, molecule) -> np.ndarray:
         """[N, 3] coordinates of each AO's atom in the molecule's principal-axis frame (bohr)."""
         return principal_axis_coordinates(Molecule.get(molecule))[self.ao_atoms]
-
-
-def principal_axis_coordinates(molecule: Molecule) -> np.ndarray:
-    """[A, 3] nuclear positions centred on the centre of mass and rotated onto the principal axes of
-    inertia (smallest moment first).
-
-    An axis is only defined up to sign; each is oriented so its largest lab-frame component is positive,
-    which keeps the frame continuous for the small displacements the trainer samples.
-    """
-    masses = np.array([MASSES[z] for z in molecule.atomic_numbers], dtype=np.float64)
-    coords = np.asarray(molecule.coordinates, dtype=np.float64)
-    centred = coords - masses @ coords / masses.sum()
-    inertia = np.einsum("a,ai,aj->ij", masses, centred, centred)
-    inertia = np.trace(inertia) * np.eye(3) - inertia
-    _, axes = np.linalg.eigh(inertia)
-    largest = np.argmax(np.abs(axes), axis=0)
-    axes = axes * np.sign(axes[largest, np.arange(3)])
-    return centred @ axes

@@ -11,12 +11,15 @@ either module as its `ops` argument, which is how tests and benches compare the 
 - density_on_grid, potential_matrix: density (and its gradient) on the grid and the potential matrix,
   fused C++/CUDA kernels that evaluate screened AO blocks on the fly and never store the AO table;
   screening_statistics reports how much work the screening skips.
+- BasisShells (qpt.ops.basis): the basis description the basis ops take, arrays and a layout; the ops know
+  no molecule (qpt.system builds one from a PySCF Mole).
 """
+from .basis import BasisShells
 from .density_matrix import density_matrix
 from .grid import density_on_grid, potential_matrix, screening_statistics
 from .jk import coulomb, exchange, jk
 from .jk_df import jk_df
 from .jk_direct import jk_direct
 
-__all__ = ["jk", "coulomb", "exchange", "jk_df", "jk_direct", "density_matrix", "density_on_grid", "potential_matrix",
+__all__ = ["BasisShells", "jk", "coulomb", "exchange", "jk_df", "jk_direct", "density_matrix", "density_on_grid", "potential_matrix",
            "screening_statistics"]

@@ -10,7 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qpt.system.basis import BasisShells, cart_to_sph_matrix
+from ._broadcast import with_batch_dims
+from .basis import BasisShells, cart_to_sph_matrix
 
 # The cart -> spherical table covers l = 0..4 for every kernel; its size must match kSphTableSize in gto_eval.h.
 SPH_TABLE_MAX_L = 4
@@ -41,7 +42,7 @@ def basis_static(name, basis, threshold, *, max_l: int, support: str) -> BasisSt
     """Checks `basis` is a BasisShells with l <= max_l and the threshold is usable; `support` names the limit
     in the message ("the grid kernels support")."""
     if not isinstance(basis, BasisShells):
-        raise TypeError(f"{name}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
+        raise TypeError(f"{name}: basis must be a qpt.ops.BasisShells, got {type(basis).__name__}")
     if basis.max_l > max_l:
         raise ValueError(f"{name}: the basis has l = {basis.max_l} shells; {support} l <= {max_l}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
@@ -88,22 +89,12 @@ def check_density_shape(name, D, nao):
         raise ValueError(f"{name}: D must be [..., {nao}, {nao}] (basis.nao = {nao}), got shape {D.shape}")
 
 
-def broadcast_batch(name, arrays, core_ranks, names):
-    """The broadcast batch shape of `arrays` (each with `core_ranks` trailing core dims), or a ValueError."""
-    shapes = [a.shape[:a.ndim - rank] for a, rank in zip(arrays, core_ranks)]
-    try:
-        return jnp.broadcast_shapes(*shapes)
-    except ValueError:
-        described = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
-        raise ValueError(f"{name}: batch shapes do not broadcast: {described}") from None
-
-
 def call_with_sph_table(target, outputs, attributes, arrays, core_ranks, table_position):
     """The FFI call with the cart -> spherical table inserted at `table_position`, every operand given the same
     number of batch dims (size-1 dims broadcast), as vmap's expand_dims method produces them.
     outputs(batch, dtype) gives the result shapes; dtype is the last array's."""
     batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
-    operands = [a.reshape((1,) * (len(batch) - (a.ndim - r)) + a.shape) for a, r in zip(arrays, core_ranks)]
+    operands = with_batch_dims(arrays, core_ranks, batch)
     dtype = arrays[-1].dtype
     table = jnp.asarray(sph_table(jnp.dtype(dtype).name)).reshape((1,) * len(batch) + (-1,))
     operands.insert(table_position, table)

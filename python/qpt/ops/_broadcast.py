@@ -1,4 +1,22 @@
-"""Cotangents of broadcast inputs: what the custom VJPs return for an input shared across a batch."""
+"""Batch dims of the ops, written once: the broadcast batch shape of a call, the operands as the FFI targets
+take them (equal numbers of batch dims, size-1 dims broadcast, as vmap's expand_dims method produces them;
+csrc/ffi/batch_layout.h is the C++ side), and the cotangents of inputs shared across a batch."""
+import jax.numpy as jnp
+
+
+def batch_shape(name, arrays, core_ranks, names):
+    """The broadcast batch shape of `arrays` (each with `core_ranks` trailing core dims), or a ValueError."""
+    shapes = [a.shape[:a.ndim - rank] for a, rank in zip(arrays, core_ranks)]
+    try:
+        return jnp.broadcast_shapes(*shapes)
+    except ValueError:
+        described = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
+        raise ValueError(f"{name}: batch shapes do not broadcast: {described}") from None
+
+
+def with_batch_dims(arrays, core_ranks, batch):
+    """Each array reshaped to len(batch) batch dims (leading size-1 dims added), its core dims kept."""
+    return [a.reshape((1,) * (len(batch) - (a.ndim - rank)) + a.shape) for a, rank in zip(arrays, core_ranks)]
 
 
 def unbroadcast(value, shape):

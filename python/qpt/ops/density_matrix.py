@@ -11,11 +11,9 @@ inside the occupied or the virtual space never meet a 1/0. Differentiating throu
 divides by every eigenvalue difference: NaN/inf for bit-equal eigenvalues, rounding noise / 1e-16 (a wrong
 gradient) for degenerate ones split by rounding.
 
-Native kernels around the eigensolver do not pay, so the transforms are XLA matmuls. Measured on the shared
-2-core CPU this was written on (float64, N = 132, min of 40 interleaved runs, see bench_density_matrix.py):
-eigh alone 1.0 ms, one N x N matmul 0.15 ms, the op's forward 1.5 ms and forward + backward 1.5 ms. The
-transforms are three dense matmuls (F', C) plus thin ones, already at BLAS speed; fusing them could at
-best save a fraction of those 0.5 ms, while the eigensolver is two thirds of the time.
+Native kernels around the eigensolver do not pay, so the transforms are XLA matmuls: three dense matmuls
+(F', C) plus thin ones, already at BLAS speed, while the eigensolver takes most of the op's time
+(bench/bench_density_matrix.py times eigh alone, one N x N matmul and the op side by side).
 """
 import functools
 

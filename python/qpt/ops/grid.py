@@ -23,11 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
-from qpt.system.basis import BasisShells
+from .basis import BasisShells
 
-from ._basis_args import (BasisStatic, basis_arrays, basis_static, broadcast_batch, call_with_sph_table,
+from ._basis_args import (BasisStatic, basis_arrays, basis_static, call_with_sph_table,
                           check_density_shape, sph_table)
-from ._broadcast import unbroadcast
+from ._broadcast import batch_shape, unbroadcast
 from ._checks import float_dtype
 
 # Highest angular momentum the kernels evaluate (g functions); must match kMaxAngular in gto_eval.h.
@@ -152,7 +152,7 @@ def density_on_grid(basis: BasisShells, grid, D, *, screening_threshold: float =
     dtype = float_dtype(name, D)
     geometry = _geometry(name, basis, grid, dtype)
     check_density_shape(name, D, basis.nao)
-    broadcast_batch(name, geometry + (D,), _CORE_RANKS + (2,), _GEOMETRY_NAMES + ("D",))
+    batch_shape(name, geometry + (D,), _CORE_RANKS + (2,), _GEOMETRY_NAMES + ("D",))
     return _density(static, *geometry, D)
 
 
@@ -177,7 +177,7 @@ def potential_matrix(basis: BasisShells, grid, v_rho, v_grad, *,
     if v_grad.shape != v_rho.shape + (3,):
         raise ValueError(f"{name}: v_grad must be v_rho's shape + (3,) = {v_rho.shape + (3,)}, "
                          f"got shape {v_grad.shape}")
-    broadcast_batch(name, geometry + (v_rho,), _CORE_RANKS + (1,), _GEOMETRY_NAMES + ("v_rho",))
+    batch_shape(name, geometry + (v_rho,), _CORE_RANKS + (1,), _GEOMETRY_NAMES + ("v_rho",))
     return _potential(static, *geometry, v_rho, v_grad)
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
 
-from ._broadcast import unbroadcast
+from ._broadcast import batch_shape, unbroadcast, with_batch_dims
 from ._checks import float_dtype, require_symmetric, square_matrices
 
 _TARGET = "qpt_jk_packed"
@@ -31,20 +31,12 @@ def _check(eri, density):
         raise ValueError(
             f"qpt.ops.jk: eri must be 8-fold packed with {expected} values for n = {nao} "
             f"(npair = n(n+1)/2, length npair(npair+1)/2), got shape {eri.shape}")
-    eri_batch, density_batch = eri.shape[:-1], density.shape[:-2]
-    try:
-        batch = jnp.broadcast_shapes(eri_batch, density_batch)
-    except ValueError:
-        raise ValueError(f"qpt.ops.jk: batch shapes of eri {eri_batch} and D {density_batch} "
-                         "do not broadcast") from None
-    return dtype, nao, batch
+    return dtype, nao, batch_shape("qpt.ops.jk", (eri, density), (1, 2), ("eri", "D"))
 
 
 def _call_kernel(eri, density, with_j, with_k):
     dtype, nao, batch = _check(eri, density)
-    # The kernel wants equal numbers of batch dims (size-1 dims broadcast), like vmap's expand_dims.
-    eri = eri.reshape((1,) * (len(batch) - (eri.ndim - 1)) + eri.shape)
-    density = density.reshape((1,) * (len(batch) - (density.ndim - 2)) + density.shape)
+    eri, density = with_batch_dims((eri, density), (1, 2), batch)
     out = jax.ShapeDtypeStruct(batch + (nao, nao), dtype)
     call = jax.ffi.ffi_call(_TARGET, (out, out), vmap_method="expand_dims")
     return call(eri, density, with_j=bool(with_j), with_k=bool(with_k))

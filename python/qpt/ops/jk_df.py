@@ -24,7 +24,7 @@ import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
 
-from ._broadcast import unbroadcast
+from ._broadcast import batch_shape, unbroadcast, with_batch_dims
 from ._checks import float_dtype, is_concrete, require_symmetric, square_matrices
 
 _TARGET = "qpt_jk_df"
@@ -40,16 +40,11 @@ def check_jk_df_arguments(name, cderi, D, density_factor):
     if cderi.ndim < 2 or cderi.shape[-1] != npair:
         raise ValueError(f"{name}: cderi must be [..., naux, {npair}] (packed pairs, npair = n(n+1)/2 for "
                          f"n = {nao}), got shape {cderi.shape}")
-    cderi_batch, density_batch = cderi.shape[:-2], D.shape[:-2]
-    try:
-        batch = jnp.broadcast_shapes(cderi_batch, density_batch)
-    except ValueError:
-        raise ValueError(f"{name}: batch shapes of cderi {cderi_batch} and D {density_batch} do not "
-                         "broadcast") from None
+    batch = batch_shape(name, (cderi, D), (2, 2), ("cderi", "D"))
     if density_factor is not None:
         if density_factor.ndim != D.ndim or density_factor.shape[:-1] != D.shape[:-1]:
             raise ValueError(f"{name}: density_factor must be [..., {nao}, m] with D's batch shape "
-                             f"{density_batch}, got shape {density_factor.shape}")
+                             f"{D.shape[:-2]}, got shape {density_factor.shape}")
         if is_concrete(density_factor) and is_concrete(D):
             factor = np.asarray(density_factor, np.float64)
             rebuilt = factor @ np.swapaxes(factor, -1, -2)
@@ -89,13 +84,7 @@ def _call_kernel(cderi, density, density_factor, with_j, with_k):
     else:
         factor = density_factor
         signs = jnp.ones_like(density_factor[..., 0, :])
-    # The kernel wants equal numbers of batch dims (size-1 dims broadcast), like vmap's expand_dims.
-    lead = len(batch)
-    cderi = cderi.reshape((1,) * (lead - (cderi.ndim - 2)) + cderi.shape)
-    pad = (1,) * (lead - (density.ndim - 2))
-    density = density.reshape(pad + density.shape)
-    factor = factor.reshape((1,) * (lead - (factor.ndim - 2)) + factor.shape)
-    signs = signs.reshape((1,) * (lead - (signs.ndim - 1)) + signs.shape)
+    cderi, density, factor, signs = with_batch_dims((cderi, density, factor, signs), (2, 2, 2, 1), batch)
     out = jax.ShapeDtypeStruct(batch + (nao, nao), dtype)
     call = jax.ffi.ffi_call(_TARGET, (out, out), vmap_method="expand_dims")
     return call(cderi, density, factor, signs, with_j=bool(with_j), with_k=bool(with_k))

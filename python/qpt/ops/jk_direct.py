@@ -37,11 +37,11 @@ import jax
 import jax.numpy as jnp
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
-from qpt.system.basis import BasisShells
+from .basis import BasisShells
 
-from ._basis_args import (BasisStatic, basis_arrays, basis_static, broadcast_batch, call_with_sph_table,
+from ._basis_args import (BasisStatic, basis_arrays, basis_static, call_with_sph_table,
                           check_density_shape)
-from ._broadcast import unbroadcast
+from ._broadcast import batch_shape, unbroadcast
 from ._checks import float_dtype, require_symmetric
 
 # Highest angular momentum and most primitives per shell of the ERI engine; must match kEriMaxAngular and
@@ -132,6 +132,6 @@ def jk_direct(basis: BasisShells, D, *, with_j=True, with_k=True,
     dtype = float_dtype(_NAME, D)
     check_density_shape(_NAME, D, basis.nao)
     geometry = tuple(a.astype(dtype) for a in basis_arrays(_NAME, basis))
-    broadcast_batch(_NAME, geometry + (D,), _CORE_RANKS, ("centers", "exponents", "coefficients", "D"))
+    batch_shape(_NAME, geometry + (D,), _CORE_RANKS, ("centers", "exponents", "coefficients", "D"))
     require_symmetric(_NAME, "D", D)
     return _jk_direct(static, *geometry, D)

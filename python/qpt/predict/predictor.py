@@ -22,7 +22,7 @@ from qpt.eval.metrics import orbitals
 from qpt.model import TokenLayout, init_params
 from qpt.system import Molecule, System
 from qpt.train import checkpoint as checkpoints
-from qpt.train.batch import stack_systems
+from qpt.data.batch import stack_systems
 from qpt.train.config import TrainConfig
 from qpt.train.loss import geometry_prediction
 from qpt.train.optimizer import make_optimizer

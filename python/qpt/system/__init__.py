@@ -1,5 +1,5 @@
 """The molecular system layer: Molecule (xyz, atoms, catalog) -> System (integrals, basis, grid, guess)."""
-from qpt.system.basis import BasisShells
+from qpt.ops.basis import BasisShells
 from qpt.system.catalog import CATALOG_NAMES
 from qpt.system.grid import Grid
 from qpt.system.molecule import Molecule

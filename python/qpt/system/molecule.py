@@ -234,6 +234,13 @@ class Molecule:
             cart=not spherical, verbose=0)
         return mol
 
+    def ao_labels(self, basis: str, spherical: bool = True) -> tuple:
+        """(atom index, element, shell 'nl', component) per AO, in PySCF's AO order (its `ao_labels`): what
+        the model's tokens are made of, without the model building a Mole."""
+        labels = self.to_pyscf(basis, spherical=spherical).ao_labels(fmt=False)
+        return tuple((int(atom), str(element), str(shell), str(component))
+                     for atom, element, shell, component in labels)
+
     def displaced(self, rng, sigma_bohr: float) -> "Molecule":
         """A copy with independent Gaussian displacements (std `sigma_bohr`) of every coordinate.
 

@@ -15,7 +15,8 @@ import scipy.linalg
 from pyscf.scf.hf import init_guess_by_minao
 
 from qpt.npz_file import array_headers, check_array_headers, read_npz, write_npz_atomically
-from qpt.system.basis import BasisShells, basis_shells_from_mol
+from qpt.ops.basis import BasisShells
+from qpt.system.basis import basis_shells_from_mol
 from qpt.system.grid import Grid, check_grid_level
 from qpt.system.molecule import Molecule
 from qpt.system.two_electron import DEFAULT_ENGINE, ENGINE_CLASSES, PackedEri, choose_engine

@@ -1,6 +1,6 @@
 """QPT training: the DFT energy as the loss, on-the-fly geometries, AdamW, resumable checkpoints.
 
-Names are imported on first use (PEP 562), so `qpt.train.cli` can register its commands without
+Names are imported on first use (PEP 562), so `qpt.commands` can register its commands without
 loading JAX, PySCF and the kernels.
 """
 import importlib
@@ -15,12 +15,12 @@ _EXPORTS = {
     "make_predictor": "qpt.train.loss",
     "quantum_features": "qpt.train.features",
     "QuantumFeatures": "qpt.train.features",
-    "GeometryStream": "qpt.train.data",
-    "stack_systems": "qpt.train.batch",
+    "GeometryStream": "qpt.data.samples",
+    "stack_systems": "qpt.data.batch",
     "make_data_mesh": "qpt.train.parallel",
     "initialize_distributed": "qpt.train.parallel",
-    "SampleBuilder": "qpt.train.data",
-    "sample_geometry": "qpt.train.data",
+    "SampleBuilder": "qpt.data.samples",
+    "sample_geometry": "qpt.data.samples",
     "make_optimizer": "qpt.train.optimizer",
     "learning_rate": "qpt.train.optimizer",
     "save_checkpoint": "qpt.train.checkpoint",

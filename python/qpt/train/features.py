@@ -1,9 +1,9 @@
 """The network's inputs for one geometry: AO tokens plus the quantum bias matrices, and H_init.
 
 Everything here is a constant of the geometry (no parameter enters), computed inside the jitted training
-step with the same `ops` as the loss. One J/K call and one grid pass at the minao density D0 give both the
-bias matrices and F(D0) = h + J - a/2 K + V_xc, the Fock matrix qpt.dft.energy_and_fock would build, which
-is H_init in the paper's scheme (qpt.train.scheme has the others).
+step with the same `ops` as the loss. One Fock build at the minao density D0 (qpt.dft.energy.fock_terms, the
+one qpt.dft itself uses) gives both the bias matrices and F(D0) = h + J - a/2 K + V_xc, which is H_init in
+the paper's scheme (qpt.train.scheme has the others).
 """
 from typing import NamedTuple
 
@@ -11,8 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from qpt.dft import precision
-from qpt.dft.two_electron import coulomb_exchange
-from qpt.dft.xc import xc_energy_and_potential
+from qpt.dft.energy import fock_terms
 from qpt.model import ModelInputs, normalised_bias_stack
 from qpt.train.scheme import PAPER_SCHEME, initial_hamiltonian
 
@@ -32,11 +31,10 @@ def quantum_features(system, token_ids, positions, functional, *, ops, dtype=Non
     d0 = system.minao_density
     h = system.core_hamiltonian
     x = system.orthogonalizer
-    a = functional.exact_exchange
-    j, k = coulomb_exchange(system, d0, ops=ops)
-    _, v_xc = xc_energy_and_potential(functional, system.basis, system.grid, d0, ops)
+    # K is a bias input even for functionals without exact exchange.
+    j, k, _, v_xc, fock_d0 = fock_terms(system, d0, functional, ops, with_k=True)
     positions = jnp.asarray(positions, dtype)
-    h_init = initial_hamiltonian(scheme, h, h + j - 0.5 * a * k + v_xc, positions)
+    h_init = initial_hamiltonian(scheme, h, fock_d0, positions)
     biases = normalised_bias_stack({
         "core_hamiltonian": h,
         "position_gram": positions @ positions.T,

@@ -30,9 +30,9 @@ from qpt.dft.functionals import get_functional
 from qpt.model import TokenLayout, init_params
 from qpt.train import checkpoint as checkpoints
 from qpt.train import parallel
-from qpt.train.batch import stack_systems
+from qpt.data.batch import stack_systems
 from qpt.train.config import TrainConfig
-from qpt.train.data import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
+from qpt.data.samples import HELDOUT_STREAM, GeometryStream, SampleBuilder, default_workers
 from qpt.train.features import quantum_features
 from qpt.train.loss import make_predictor, qpt_loss
 from qpt.train.optimizer import learning_rate, make_optimizer, with_learning_rate
@@ -213,7 +213,7 @@ class Trainer:
         (an interruption that still checkpoints). Ctrl-C also checkpoints before it propagates."""
         config = self.config
         budget = config.minutes * 60.0 if config.minutes is not None else None
-        builder = SampleBuilder.for_run(config, self.layout, self.out_dir)
+        builder = SampleBuilder.for_run(config, self.layout.ao_atoms, self.out_dir)
         end = self.schedule_steps
         if stop_at is not None:
             end = stop_at if end is None else min(end, stop_at)
@@ -264,7 +264,7 @@ class Trainer:
     def _validation_geometry(self):
         """(Sample, E(D3) with W = 0) of held-out geometry 0: never trained on, the same in every run."""
         config = self.config
-        sample = SampleBuilder.for_run(config, self.layout, self.out_dir, HELDOUT_STREAM).build(0)
+        sample = SampleBuilder.for_run(config, self.layout.ao_atoms, self.out_dir, HELDOUT_STREAM).build(0)
         return sample, self._validation_energy(None, sample)
 
     def _validation_energy(self, params, sample):

@@ -28,4 +28,13 @@ def get_functional(name):
     return _REGISTRY[key]
 
 
-__all__ = ["Component", "Functional", "KNOWN_NAMES", "get_functional"]
+def resolve_functional(xc) -> Functional:
+    """`xc` as a Functional: a name (get_functional) or a Functional itself; the one place qpt.dft resolves it."""
+    if isinstance(xc, Functional):
+        return xc
+    if isinstance(xc, str):
+        return get_functional(xc)
+    raise TypeError(f"xc must be a functional name or a qpt.dft.functionals.Functional, got {type(xc).__name__}")
+
+
+__all__ = ["Component", "Functional", "KNOWN_NAMES", "get_functional", "resolve_functional"]

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qpt.system.basis import BasisShells, cart_to_sph_matrix, cartesian_powers
+from qpt.ops.basis import BasisShells, cart_to_sph_matrix, cartesian_powers
 from .._checks import float_dtype
 
 DEFAULT_BLOCK_SIZE = 2048
@@ -111,7 +111,7 @@ def _grouped_ao_values(basis, coords, deriv):
 
 def _check_basis(name, basis):
     if not isinstance(basis, BasisShells):
-        raise TypeError(f"{name}: basis must be a qpt.system.BasisShells, got {type(basis).__name__}")
+        raise TypeError(f"{name}: basis must be a qpt.ops.BasisShells, got {type(basis).__name__}")
 
 
 def _check_coords(name, coords):

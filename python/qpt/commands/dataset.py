@@ -1,4 +1,4 @@
-"""`qpt dataset`: a held-out label set from independent thermal MD; registered on the main parser by qpt.cli."""
+"""`qpt dataset`: a held-out label set from independent thermal MD; registered by qpt.commands."""
 from __future__ import annotations
 
 from qpt.data import thermal_settings as thermal

@@ -25,8 +25,8 @@ from qpt.data.gaussian import GaussianGeometries
 from qpt.data.streams import HELDOUT_STREAM, TRAINING_STREAM
 from qpt.data.thermal import ThermalGeometries
 from qpt.data.thermal_settings import ThermalSettings
-from qpt.model import TokenLayout
 from qpt.system import Molecule, System
+from qpt.system.principal_axes import principal_axis_coordinates
 
 __all__ = ["HELDOUT_STREAM", "TRAINING_STREAM", "GeometryStream", "Sample", "SampleBuilder", "default_workers",
            "sample_geometry"]
@@ -61,7 +61,7 @@ class SampleBuilder:
     molecule: Molecule
     basis: str
     grid_level: int
-    layout: TokenLayout
+    ao_atoms: tuple   # the atom of each AO (the model's TokenLayout.ao_atoms): where its token sits
     seed: int
     sigma_bohr: float
     stream: int = TRAINING_STREAM
@@ -71,13 +71,19 @@ class SampleBuilder:
     auxbasis: str | None = None
 
     def __post_init__(self):
+        try:
+            ao_atoms = tuple(int(atom) for atom in self.ao_atoms)
+        except TypeError:
+            raise TypeError(f"SampleBuilder: ao_atoms must be the atom index of each AO (TokenLayout.ao_atoms), "
+                            f"got {type(self.ao_atoms).__name__}") from None
+        object.__setattr__(self, "ao_atoms", ao_atoms)
         if self.thermal is not None and self.cache_dir is None:
             raise ValueError("SampleBuilder: thermal geometries need a cache_dir for their MD frames")
 
     @classmethod
-    def for_run(cls, config, layout: TokenLayout, run_dir, stream: int = TRAINING_STREAM) -> "SampleBuilder":
+    def for_run(cls, config, ao_atoms, run_dir, stream: int = TRAINING_STREAM) -> "SampleBuilder":
         """The builder of stream `stream` of a training run (a TrainConfig) saved in run_dir."""
-        return cls(config.molecule, config.basis, config.grid_level, layout, config.seed, config.sigma_bohr,
+        return cls(config.molecule, config.basis, config.grid_level, ao_atoms, config.seed, config.sigma_bohr,
                    stream, config.thermal_settings, os.path.join(os.fspath(run_dir), TRAJECTORY_DIRECTORY),
                    jk=config.jk, auxbasis=config.auxbasis)
 
@@ -91,7 +97,8 @@ class SampleBuilder:
         molecule = self.geometry(index)
         system = System.from_molecule(molecule, basis=self.basis, grid_level=self.grid_level, jk=self.jk,
                                       auxbasis=self.auxbasis)
-        return Sample(index, molecule, system, self.layout.positions(molecule), time.perf_counter() - start)
+        positions = principal_axis_coordinates(molecule)[np.asarray(self.ao_atoms, dtype=np.intp)]
+        return Sample(index, molecule, system, positions, time.perf_counter() - start)
 
 
 def _exit_with_parent(parent_pid: int):

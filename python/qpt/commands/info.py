@@ -1,7 +1,9 @@
-"""`qpt` command line (also `python -m qpt`)."""
-import argparse
+"""`qpt info`: version, compiler, CUDA module, registered FFI targets, devices (registered by qpt.commands)."""
 import platform
-import sys
+
+
+def add_parser(commands) -> None:
+    commands.add_parser("info", help="build info, devices and versions").set_defaults(run=_info)
 
 
 def _info(_args):
@@ -28,29 +30,3 @@ def _info(_args):
     print(f"  float64 enabled: {jax.config.jax_enable_x64}")
     print(f"  devices: {', '.join(f'{d.platform}:{d.id} ({d.device_kind})' for d in jax.devices())}")
     return 0
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(prog="qpt", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    info = commands.add_parser("info", help="build info, devices and versions")
-    info.set_defaults(run=_info)
-    from qpt import energy_check
-    from qpt.predict.cli import add_parser as add_predict_parser
-    from qpt.eval.cli import add_parser as add_dataset_parser
-    from qpt.train.cli import add_parsers as add_training_parsers
-
-    energy_check.add_parser(commands)
-    add_training_parsers(commands)
-    add_predict_parser(commands)
-    add_dataset_parser(commands)
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except ValueError as error:
-        print(f"qpt {args.command}: {error}", file=sys.stderr)
-        return 2

@@ -5,10 +5,16 @@ statically, so it imports on machines without a GPU and its targets are register
 (they only run when JAX has a CUDA device).
 """
 import importlib
+import pkgutil
 
 import jax
 
-from . import _cpu
+# Run from the repository root (`python -m pytest`, `python -m qpt`), Python finds this source folder before
+# the installed package, and the compiled modules are only in the installed one: extend_path adds every
+# qpt_kernels folder on sys.path to this package's path, so `_cpu` is found wherever the build put it.
+__path__ = pkgutil.extend_path(__path__, __name__)
+
+from . import _cpu  # noqa: E402
 
 _cuda = None
 try:
