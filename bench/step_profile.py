@@ -24,6 +24,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from inputs import best_seconds
 
 from qpt import ops
 from qpt.data.batch import stack_systems
@@ -47,15 +48,10 @@ def kernel_calls(function, *args) -> collections.Counter:
     return collections.Counter(_TARGET.findall(text))
 
 
-def best_seconds(function, *args, repeats):
+def jitted_seconds(function, *args, repeats):
+    """Best time of the jitted `function` on `args` (bench/inputs.py: one warm-up call, then `repeats`)."""
     compiled = jax.jit(function)
-    jax.block_until_ready(compiled(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_seconds(lambda: jax.block_until_ready(compiled(*args)), repeats)
 
 
 def main():
@@ -102,30 +98,24 @@ def main():
     counts = {name: kernel_calls(f, *a) for name, (f, a) in stages.items()}
     counts["training step"] = collections.Counter(
         _TARGET.findall(step.lower(*step_args).compile().as_text()))
-    seconds = {name: best_seconds(f, *a, repeats=args.repeats) for name, (f, a) in stages.items()}
-    jax.block_until_ready(step(*step_args))
-    best = float("inf")
-    for _ in range(args.repeats):
-        begin = time.perf_counter()
-        jax.block_until_ready(step(*step_args))
-        best = min(best, time.perf_counter() - begin)
-    seconds["training step"] = best
+    seconds = {name: jitted_seconds(f, *a, repeats=args.repeats) for name, (f, a) in stages.items()}
+    seconds["training step"] = best_seconds(lambda: jax.block_until_ready(step(*step_args)), args.repeats)
 
     d0 = jnp.asarray(system.minao_density)
     rho, grad_rho = ops.density_on_grid(system.basis, system.grid, d0)
     _, _, orbitals = ops.density_matrix(system.core_hamiltonian, system.orthogonalizer, system.n_occ)
     factor = jnp.sqrt(2.0) * orbitals[:, :system.n_occ]
     single = {
-        "density_on_grid": best_seconds(lambda d: ops.density_on_grid(system.basis, system.grid, d), d0,
+        "density_on_grid": jitted_seconds(lambda d: ops.density_on_grid(system.basis, system.grid, d), d0,
                                         repeats=args.repeats),
-        "potential_matrix": best_seconds(lambda r, g: ops.potential_matrix(system.basis, system.grid, r, g),
+        "potential_matrix": jitted_seconds(lambda r, g: ops.potential_matrix(system.basis, system.grid, r, g),
                                          rho, grad_rho, repeats=args.repeats),
-        f"J/K ({system.jk_engine}), D only": best_seconds(lambda d: coulomb_exchange(system, d, ops=ops), d0,
+        f"J/K ({system.jk_engine}), D only": jitted_seconds(lambda d: coulomb_exchange(system, d, ops=ops), d0,
                                                           repeats=args.repeats),
-        f"J/K ({system.jk_engine}), with orbitals": best_seconds(
+        f"J/K ({system.jk_engine}), with orbitals": jitted_seconds(
             lambda d, f: coulomb_exchange(system, d, ops=ops, density_factor=f), factor @ factor.T, factor,
             repeats=args.repeats),
-        "density_matrix": best_seconds(lambda f: ops.density_matrix(f, system.orthogonalizer, system.n_occ),
+        "density_matrix": jitted_seconds(lambda f: ops.density_matrix(f, system.orthogonalizer, system.n_occ),
                                        system.core_hamiltonian, repeats=args.repeats),
     }
 
@@ -136,7 +126,8 @@ def main():
     print("| --- | ---: | ---: |" + " ---: |" * len(targets))
     for name in counts:
         passes = sum(counts[name][t] for t in GRID_TARGETS)
-        print(f"| {name} | {seconds[name]:.3f} | {passes} | " + " | ".join(str(counts[name][t]) for t in targets) + " |")
+        cells = " | ".join(str(counts[name][t]) for t in targets)
+        print(f"| {name} | {seconds[name]:.3f} | {passes} | {cells} |")
     print("\n| one call | ms |\n| --- | ---: |")
     for name, value in single.items():
         print(f"| {name} | {value * 1e3:.1f} |")

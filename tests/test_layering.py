@@ -138,7 +138,8 @@ def test_the_source_package_folder_does_not_shadow_the_built_module():
     # qpt_kernels/ holds only the Python sources; the compiled module must still be the built one.
     import subprocess
     import sys
-    probe = "import qpt_kernels, qpt_kernels._cpu as cpu; print(cpu.__file__); print(len(qpt_kernels.build_info()['targets']['cpu']))"
+    probe = ("import qpt_kernels, qpt_kernels._cpu as cpu; print(cpu.__file__); "
+             "print(len(qpt_kernels.build_info()['targets']['cpu']))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     built, targets = result.stdout.strip().splitlines()[-2:]
     assert not pathlib.Path(built).is_relative_to(ROOT / "qpt_kernels") and int(targets) > 0, result.stdout

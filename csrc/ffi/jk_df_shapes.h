@@ -1,12 +1,12 @@
 // Shape checks and batch layout of the density-fitted J/K call, shared by the CPU and CUDA handlers.
 //
 // cderi [*E, naux, npair], density [*B, n, n], factor [*F, n, m], signs [*S, m], with npair = n(n+1)/2,
-// batch dims broadcast (ffi/batch_layout.h). J and K are [*broadcast(E, B, F, S), n, n]. Every output is mapped to the flat index of
-// each of its inputs, so one pass over each geometry's factors serves all the densities that use it.
+// batch dims broadcast (ffi/batch_layout.h). J and K are [*broadcast(E, B, F, S), n, n]. Every output is
+// mapped to the flat index of each of its inputs, so one pass over each geometry's factors serves all the
+// densities that use it.
 // Only shapes are read: no value of any array can send a kernel out of bounds.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>

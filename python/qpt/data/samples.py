@@ -26,7 +26,7 @@ from qpt.data.streams import HELDOUT_STREAM, TRAINING_STREAM
 from qpt.data.thermal import ThermalGeometries
 from qpt.data.thermal_settings import ThermalSettings
 from qpt.system import Molecule, System
-from qpt.system.principal_axes import principal_axis_coordinates
+from qpt.system.principal_axes import ao_positions
 
 __all__ = ["HELDOUT_STREAM", "TRAINING_STREAM", "GeometryStream", "Sample", "SampleBuilder", "default_workers",
            "sample_geometry"]
@@ -97,8 +97,7 @@ class SampleBuilder:
         molecule = self.geometry(index)
         system = System.from_molecule(molecule, basis=self.basis, grid_level=self.grid_level, jk=self.jk,
                                       auxbasis=self.auxbasis)
-        positions = principal_axis_coordinates(molecule)[np.asarray(self.ao_atoms, dtype=np.intp)]
-        return Sample(index, molecule, system, positions, time.perf_counter() - start)
+        return Sample(index, molecule, system, ao_positions(molecule, self.ao_atoms), time.perf_counter() - start)
 
 
 def _exit_with_parent(parent_pid: int):

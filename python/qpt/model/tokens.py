@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qpt.system import Molecule
-from qpt.system.principal_axes import principal_axis_coordinates
+from qpt.system.principal_axes import ao_positions
 
 
 class ModelInputs(NamedTuple):
@@ -61,4 +61,4 @@ class TokenLayout:
 
     def positions(self, molecule) -> np.ndarray:
         """[N, 3] coordinates of each AO's atom in the molecule's principal-axis frame (bohr)."""
-        return principal_axis_coordinates(Molecule.get(molecule))[self.ao_atoms]
+        return ao_positions(Molecule.get(molecule), self.ao_atoms)

@@ -30,7 +30,7 @@ from ._basis_args import (BasisStatic, basis_arrays, basis_static, call_with_sph
 from ._broadcast import batch_shape, unbroadcast
 from ._checks import float_dtype
 
-# Highest angular momentum the kernels evaluate (g functions); must match kMaxAngular in gto_eval.h.
+# Highest angular momentum the kernels evaluate (g functions); must match kAoMaxAngular in gto_eval.h.
 MAX_ANGULAR = 4
 DEFAULT_SCREENING_THRESHOLD = 1e-14
 

@@ -23,3 +23,8 @@ def principal_axis_coordinates(molecule: Molecule) -> np.ndarray:
     largest = np.argmax(np.abs(axes), axis=0)
     axes = axes * np.sign(axes[largest, np.arange(3)])
     return centred @ axes
+
+
+def ao_positions(molecule: Molecule, ao_atoms) -> np.ndarray:
+    """[N, 3] the principal-axis coordinates of each AO's atom (`ao_atoms`: the atom index of every AO)."""
+    return principal_axis_coordinates(molecule)[np.asarray(ao_atoms, dtype=np.intp)]
