@@ -44,6 +44,8 @@ constexpr int kRowTile = kVectorBytes == 64 ? 8 : 4;
 constexpr int kVectorsPerTile = 2;
 template <typename T>
 constexpr int64_t kColumnTile = kVectorsPerTile * kLanes<T>;
+template <typename T>
+constexpr int64_t kPointTile = kVectorsPerTile * kLanes<T>;
 // Rows of a block's AO buffers are padded with zero rows to a multiple of both tiles.
 template <typename T>
 constexpr int64_t kRowPadding = std::max<int64_t>(kRowTile, kColumnTile<T>);
@@ -55,6 +57,16 @@ template <typename T>
 Vec<T> load(const T* p) {
   Vec<T> v;
   std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// A vector loaded once into a register for the whole tile. Without the empty asm, GCC folds the load into
+// each of the tile's FMAs as a memory operand, which loads it once per use and makes the inner loops
+// load-bound on CPUs with two load ports.
+template <typename T>
+Vec<T> load_to_register(const T* p) {
+  Vec<T> v = load(p);
+  asm("" : "+x"(v));
   return v;
 }
 
@@ -230,19 +242,20 @@ void evaluate_block(const ShellLayout& basis, const GridGeometry<T>& g, const Sc
 // rho and grad rho of a block: C = D_sig phi (a [rows, rows] x [rows, points] product, tiled so the
 // C tile lives in registers), then rho = sum_j phi_j C_j and grad rho = 2 sum_j grad phi_j C_j.
 // d_sig is the symmetric [padded_rows, padded_rows] density restricted to the block's AOs, so its
-// row i holds column i.
+// row i holds column i. phi_tiles holds the AO values as pack_point_tiles lays them out.
 template <typename T>
-void block_density(const AoRows<T>& a, const T* d_sig, T* rho, T* grad) {
+void block_density(const AoRows<T>& a, const T* d_sig, const T* phi_tiles, T* rho, T* grad) {
   using V = Vec<T>;
-  constexpr int64_t point_tile = kVectorsPerTile * kLanes<T>;
+  constexpr int64_t point_tile = kPointTile<T>;
   const int64_t n = a.padded_rows;
   for (int64_t p0 = 0; p0 < kBlock; p0 += point_tile) {
+    const T* tile = phi_tiles + p0 * n;
     V r[kVectorsPerTile] = {}, gx[kVectorsPerTile] = {}, gy[kVectorsPerTile] = {}, gz[kVectorsPerTile] = {};
     for (int64_t j0 = 0; j0 < n; j0 += kRowTile) {
       V c[kRowTile][kVectorsPerTile] = {};
       for (int64_t i = 0; i < n; ++i) {
         V phi_i[kVectorsPerTile];
-        for (int v = 0; v < kVectorsPerTile; ++v) phi_i[v] = load(a.row(i, 0) + p0 + v * kLanes<T>);
+        for (int v = 0; v < kVectorsPerTile; ++v) phi_i[v] = load_to_register(tile + i * point_tile + v * kLanes<T>);
         const T* d = d_sig + i * n + j0;
 #pragma GCC unroll 8
         for (int jj = 0; jj < kRowTile; ++jj) {
@@ -264,6 +277,20 @@ void block_density(const AoRows<T>& a, const T* d_sig, T* rho, T* grad) {
       store(grad + offset, gx[v]);
       store(grad + kBlock + offset, gy[v]);
       store(grad + 2 * kBlock + offset, gz[v]);
+    }
+  }
+}
+
+// The AO values of a block regrouped as [kBlock / kPointTile][padded_rows][kPointTile]: the inner loop of
+// block_density then reads one contiguous stream per point tile. Straight from the rows, which lie
+// 4 * kBlock values apart, its loads would fall into a few L1 cache sets and evict each other.
+template <typename T>
+void pack_point_tiles(const AoRows<T>& a, T* __restrict__ tiles) {
+  constexpr int64_t point_tile = kPointTile<T>;
+  for (int64_t p0 = 0; p0 < kBlock; p0 += point_tile) {
+    T* tile = tiles + p0 * a.padded_rows;
+    for (int64_t i = 0; i < a.padded_rows; ++i) {
+      std::memcpy(tile + i * point_tile, a.row(i, 0) + p0, point_tile * sizeof(T));
     }
   }
 }
@@ -293,7 +320,7 @@ void block_potential(const AoRows<T>& a, const T* phi_panels, const T* w_panels,
       V acc[kRowTile][kVectorsPerTile] = {};
       for (int64_t p = 0; p < kBlock; ++p) {
         V w_p[kVectorsPerTile];
-        for (int v = 0; v < kVectorsPerTile; ++v) w_p[v] = load(w + p * columns_per_panel + v * kLanes<T>);
+        for (int v = 0; v < kVectorsPerTile; ++v) w_p[v] = load_to_register(w + p * columns_per_panel + v * kLanes<T>);
         const T* phi_p = phi + p * kRowTile;
 #pragma GCC unroll 8
         for (int ii = 0; ii < kRowTile; ++ii) {
@@ -316,7 +343,7 @@ void block_potential(const AoRows<T>& a, const T* phi_panels, const T* w_panels,
 template <typename T>
 struct Workspace {
   BlockAos<T> aos;
-  std::vector<T> scratch_a, scratch_b;
+  std::vector<T> scratch_a, scratch_b, scratch_c;
   std::vector<double> accumulators;  // potential_matrix, one per lane: [npotential, nao, nao]
 };
 
@@ -339,6 +366,10 @@ template <typename T>
 void block_densities(const AoRows<T>& a, int64_t first, int64_t count, const std::vector<T>& sym, int64_t nao,
                      const std::vector<T*>& rho, const std::vector<T*>& grad_rho, Workspace<T>& w) {
   const int64_t n = a.padded_rows;
+  if (a.rows > 0) {
+    w.scratch_c.resize(n * kBlock);
+    pack_point_tiles(a, w.scratch_c.data());
+  }
   for (size_t d = 0; d < rho.size(); ++d) {
     T* rho_out = rho[d] + first;
     T* grad_out = grad_rho[d] + 3 * first;
@@ -354,7 +385,7 @@ void block_densities(const AoRows<T>& a, int64_t first, int64_t count, const std
       for (int64_t j = 0; j < a.rows; ++j) w.scratch_a[i * n + j] = dm_row[a.ao_index[j]];
     }
     w.scratch_b.resize(4 * kBlock);  // rho, then grad x, y, z of the block's points
-    block_density(a, w.scratch_a.data(), w.scratch_b.data(), w.scratch_b.data() + kBlock);
+    block_density(a, w.scratch_a.data(), w.scratch_c.data(), w.scratch_b.data(), w.scratch_b.data() + kBlock);
     for (int64_t p = 0; p < count; ++p) {
       rho_out[p] = w.scratch_b[p];
       for (int axis = 0; axis < 3; ++axis) grad_out[3 * p + axis] = w.scratch_b[(axis + 1) * kBlock + p];

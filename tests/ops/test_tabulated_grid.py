@@ -116,8 +116,9 @@ def test_a_table_of_another_basis_or_threshold_is_refused():
     (lambda t: dataclasses.replace(t, index=t.index.at[1, 1].set(99)), "table index"),
     (lambda t: dataclasses.replace(t, values=t.values[:-1], index=t.index[:-1]), "blocks"),
     (lambda t: dataclasses.replace(t, values=t.values[:, :-1]), "capacity"),
+    (lambda t: dataclasses.replace(t, index=t.index.astype(jnp.int64)), "int32"),
 ], ids=["row-count-above-capacity", "negative-row-count", "ao-index-outside-the-basis", "blocks-of-another-grid",
-        "capacity-below-the-basis"])
+        "capacity-below-the-basis", "index-not-int32"])
 def test_damaged_tables_raise_instead_of_reading_out_of_bounds(damage, match):
     mol, shells, grid, dm = _case(WATER, "sto-3g", points=300)
     table = damage(tabulate_grid(shells, grid))
@@ -125,6 +126,20 @@ def test_damaged_tables_raise_instead_of_reading_out_of_bounds(damage, match):
         jax.block_until_ready(density_on_grid(shells, table, dm))
     with pytest.raises(Exception, match=match):
         jax.block_until_ready(potential_matrix(shells, table, np.ones(grid.size), np.zeros((grid.size, 3))))
+
+
+def test_the_kernels_check_the_table_shapes_themselves():
+    """Past the Python checks (a direct FFI call), the handlers refuse a table of the wrong shape."""
+    mol, shells, grid, dm = _case(WATER, "sto-3g", points=300)
+    table = tabulate_grid(shells, grid)
+    out = (jax.ShapeDtypeStruct((grid.size,), jnp.float64), jax.ShapeDtypeStruct((grid.size, 3), jnp.float64))
+    call = jax.ffi.ffi_call("qpt_density_on_grid_tabulated", out)
+    with pytest.raises(Exception, match="blocks"):
+        jax.block_until_ready(call(table.values[:-1], table.index[:-1], dm, npoint=np.int64(grid.size)))
+    with pytest.raises(Exception, match="capacity"):
+        jax.block_until_ready(call(table.values[:, :-1], table.index[:, :-1], dm, npoint=np.int64(grid.size)))
+    with pytest.raises(Exception, match="table index"):
+        jax.block_until_ready(call(table.values, table.index[:, :-1], dm, npoint=np.int64(grid.size)))
 
 
 def test_reference_ops_accept_the_call_and_keep_the_grid():

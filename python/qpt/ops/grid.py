@@ -56,7 +56,16 @@ def _table(name, static, grid, dtype):
         raise ValueError(f"{name}: the TabulatedGrid was made for another basis or screening threshold "
                          f"(nao {grid.static.nao}, threshold {grid.static.threshold}; this call: nao {static.nao}, "
                          f"threshold {static.threshold}); tabulate the grid again for this one")
-    return grid.values.astype(dtype), grid.index
+    values, index = jnp.asarray(grid.values), jnp.asarray(grid.index)
+    blocks, capacity = table_shape(grid.coords.shape[-2], static.nao)
+    if values.shape[-4:] != (blocks, capacity, 4, GRID_BLOCK) or not jnp.issubdtype(values.dtype, jnp.floating):
+        raise ValueError(f"{name}: TabulatedGrid values must be floating [..., {blocks}, {capacity}, 4, {GRID_BLOCK}] "
+                         f"for this grid ({blocks} blocks) and basis (capacity {capacity}), got {values.dtype} "
+                         f"{values.shape}")
+    if index.dtype != jnp.int32 or index.shape != values.shape[:-3] + (capacity + 1,):
+        raise ValueError(f"{name}: TabulatedGrid index must be int32 {values.shape[:-3] + (capacity + 1,)}, got "
+                         f"{index.dtype} {index.shape}")
+    return values.astype(dtype), index
 
 
 def _geometry(name, basis, grid, dtype):
