@@ -78,6 +78,23 @@ ffi::Error invalid_table(const std::string& op) {
                                           "outside the basis (not a table that tabulate_grid wrote)");
 }
 
+// One table per output (batch entry), from the geometry its operands index.
+template <typename T>
+void run_tabulate(ffi::ThreadPool& pool, const ffi_shapes::GridCall& call, const ffi::AnyBuffer& centers,
+                  const ffi::AnyBuffer& exponents, const ffi::AnyBuffer& coefficients, const ffi::AnyBuffer& coords,
+                  const ffi::AnyBuffer& sph_table, double threshold, const ffi::AnyBuffer& values,
+                  const ffi::Buffer<ffi::DataType::S32>& index, const TableShape& shape) {
+  const ShellLayout basis = call.basis.view();
+  for (const auto& [key, outputs] : call.outputs_by_geometry) {
+    const cpu::GridGeometry<T> g{centers.typed_data<T>() + key[0] * basis.nshell * 3,
+                                 exponents.typed_data<T>() + key[1] * basis.nprim,
+                                 coefficients.typed_data<T>() + key[2] * basis.nprim,
+                                 coords.typed_data<T>() + key[3] * call.npoint * 3, sph_table.typed_data<T>(),
+                                 call.npoint};
+    for (int64_t out : outputs) cpu::tabulate_aos(pool, basis, g, threshold, table_at<T>(values, index, shape, {out, out}));
+  }
+}
+
 ffi::Error tabulate_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, ffi::AnyBuffer exponents,
                                   ffi::AnyBuffer coefficients, ffi::AnyBuffer coords, ffi::AnyBuffer sph_table,
                                   ffi::Span<const int64_t> angular, ffi::Span<const int64_t> prim_offsets,
@@ -107,23 +124,12 @@ ffi::Error tabulate_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, 
   if (values->element_type() != coords.element_type()) {
     return ffi::Error::InvalidArgument(op + ": the table values must have the dtype of the inputs");
   }
-  for (const auto& [key, outputs] : call.outputs_by_geometry) {
-    for (int64_t out : outputs) {
-      const std::pair<int64_t, int64_t> slot{out, out};
-      if (coords.element_type() == ffi::DataType::F64) {
-        const cpu::GridGeometry<double> g{
-            centers.typed_data<double>() + key[0] * basis.nshell * 3, exponents.typed_data<double>() + key[1] * basis.nprim,
-            coefficients.typed_data<double>() + key[2] * basis.nprim, coords.typed_data<double>() + key[3] * call.npoint * 3,
-            sph_table.typed_data<double>(), call.npoint};
-        cpu::tabulate_aos(pool, basis, g, threshold, table_at<double>(*values, *index, shape, slot));
-      } else {
-        const cpu::GridGeometry<float> g{
-            centers.typed_data<float>() + key[0] * basis.nshell * 3, exponents.typed_data<float>() + key[1] * basis.nprim,
-            coefficients.typed_data<float>() + key[2] * basis.nprim, coords.typed_data<float>() + key[3] * call.npoint * 3,
-            sph_table.typed_data<float>(), call.npoint};
-        cpu::tabulate_aos(pool, basis, g, threshold, table_at<float>(*values, *index, shape, slot));
-      }
-    }
+  if (coords.element_type() == ffi::DataType::F64) {
+    run_tabulate<double>(pool, call, centers, exponents, coefficients, coords, sph_table, threshold, *values, *index,
+                         shape);
+  } else {
+    run_tabulate<float>(pool, call, centers, exponents, coefficients, coords, sph_table, threshold, *values, *index,
+                        shape);
   }
   return ffi::Error::Success();
 }
