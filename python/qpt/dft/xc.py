@@ -10,6 +10,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from qpt.dft import precision
 from qpt.ops.tabulated_grid import tabulated_grid_bytes
 
 
@@ -38,6 +39,15 @@ def xc_energy_and_potential(functional, basis, grid, D, ops):
 def grid_table_size(system, dtype) -> int:
     """Bytes of the AO table (qpt.ops.tabulate_grid) of one geometry of `system` (batched or not) in `dtype`."""
     return tabulated_grid_bytes(system.nao, system.grid.coords.shape[-2], dtype)
+
+
+def tabulate_within(system, ops, dtype, budget_bytes, geometries=1):
+    """`system` with its grid tabulated (tabulate_system_grid) when the tables of `geometries` such geometries
+    (a vmapped batch) fit in budget_bytes and JAX runs on the CPU; otherwise `system` itself."""
+    dtype = precision.resolve(dtype)
+    if 0 < geometries * grid_table_size(system, dtype) <= budget_bytes and jax.default_backend() == "cpu":
+        return tabulate_system_grid(system, ops, dtype)
+    return system
 
 
 def tabulate_system_grid(system, ops, dtype):

@@ -139,6 +139,11 @@ class TrainConfig:
                              f"{self.devices} devices")
 
     @property
+    def grid_table_bytes(self) -> int:
+        """grid_table_gib in bytes."""
+        return int(self.grid_table_gib * 2**30)
+
+    @property
     def thermal_settings(self) -> Optional[thermal.ThermalSettings]:
         """The MD settings of thermal geometries; None for Gaussian ones."""
         if self.geometries != "thermal":

@@ -27,7 +27,7 @@ from jax.sharding import PartitionSpec
 
 from qpt import ops as kernel_ops
 from qpt.dft.functionals import get_functional
-from qpt.dft.xc import grid_table_size, tabulate_system_grid
+from qpt.dft.xc import tabulate_within
 from qpt.model import TokenLayout, init_params
 from qpt.train import checkpoint as checkpoints
 from qpt.train import parallel
@@ -78,20 +78,17 @@ def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh
     StepStats). systems and positions carry the batch axis, split over `mesh` (a qpt.train.parallel data
     mesh); params, opt_state, token_ids and lr are replicated. `scheme`: the loss's LossScheme.
     grid_table_bytes: when the AO tables of a device's geometries fit in it (and JAX runs on the CPU), each
-    geometry's grid is tabulated once per step (qpt.dft.xc.tabulate_system_grid), so the step's dozen XC
+    geometry's grid is tabulated once per step (qpt.dft.xc.tabulate_within), so the step's dozen XC
     passes read the AO values instead of evaluating them; the results are the same bits."""
-    def geometry_loss(params, system, token_ids, positions, tabulate):
-        if tabulate:
-            system = tabulate_system_grid(system, ops, dft_dtype)
+    def geometry_loss(params, system, token_ids, positions, geometries):
+        system = tabulate_within(system, ops, dft_dtype, grid_table_bytes, geometries)
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype,
                                     scheme=scheme)
         return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype,
                         scheme=scheme)[0]
 
     def shard_loss_sum(params, systems, token_ids, positions):
-        tables = positions.shape[0] * grid_table_size(systems, dft_dtype)
-        tabulate = 0 < tables <= grid_table_bytes and jax.default_backend() == "cpu"
-        losses = jax.vmap(functools.partial(geometry_loss, tabulate=tabulate), in_axes=(None, 0, None, 0))(
+        losses = jax.vmap(functools.partial(geometry_loss, geometries=positions.shape[0]), in_axes=(None, 0, None, 0))(
             params, systems, token_ids, positions)
         return jnp.sum(losses)
 
@@ -138,9 +135,10 @@ class Trainer:
         self.history = {name: [] for name in _HISTORY_FIELDS}
         self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
                                            dft_dtype=config.dft_dtype, mesh=self.mesh,
-                                           grid_table_bytes=int(config.grid_table_gib * 2**30),
+                                           grid_table_bytes=config.grid_table_bytes,
                                            scheme=config.loss_scheme)
         self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
+                                       grid_table_bytes=config.grid_table_bytes,
                                        scheme=config.loss_scheme)
         self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
 
