@@ -538,7 +538,12 @@ void tabulate_aos(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const Gr
   std::vector<BlockAos<T>> blocks(participant_count(pool));
   parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
     BlockAos<T>& a = blocks[slot];
-    evaluate_block(basis, g, radii, block_at(g, index), a, table.values + index * table.capacity * 4 * kBlock);
+    T* values = table.values + index * table.capacity * 4 * kBlock;
+    evaluate_block(basis, g, radii, block_at(g, index), a, values);
+    // Zero rows up to the widest padding any build's tiles use (kTabulatedRowMultiple), not only this build's,
+    // so a table reads the same in every build.
+    const int64_t written = a.rows == 0 ? 0 : a.padded_rows;
+    std::fill(values + 4 * written * kBlock, values + 4 * round_up(a.rows, kTabulatedRowMultiple) * kBlock, T(0));
     int32_t* header = table.index + index * (table.capacity + 1);
     header[0] = static_cast<int32_t>(a.rows);
     std::copy(a.ao_index.begin(), a.ao_index.end(), header + 1);

@@ -49,7 +49,7 @@ ffi::Error tabulated_call(const std::string& op, const ffi::AnyBuffer& values, c
                           ffi_shapes::BatchLayout* batch,
                           std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>>* outputs_by_table) {
   if (auto error = table_shape(op, values, nao, shape); !error.success()) return error;
-  if (shape->nblock != block_count(npoint)) {
+  if (npoint < 1 || npoint > shape->nblock * cpu::kGridBlock || shape->nblock != block_count(npoint)) {
     return ffi::Error::InvalidArgument(op + ": the table has " + std::to_string(shape->nblock) + " blocks, a grid of " +
                                        std::to_string(npoint) + " points has " + std::to_string(block_count(npoint)));
   }

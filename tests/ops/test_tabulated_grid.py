@@ -102,6 +102,11 @@ def test_a_table_of_another_basis_or_threshold_is_refused():
         density_on_grid(other, table, np.eye(other.nao))
     with pytest.raises(ValueError, match="another basis"):
         potential_matrix(shells, table, np.zeros(grid.size), np.zeros((grid.size, 3)), screening_threshold=0.0)
+    with pytest.raises(TypeError, match="tabulate the grid with dtype=float32"):
+        density_on_grid(shells, table, np.asarray(dm, np.float32))
+    (mol_a, _), _, stacked, pair_grid = _two_conformers()
+    with pytest.raises(ValueError, match="batch shape"):
+        density_on_grid(stacked, tabulate_grid(basis_shells_from_mol(mol_a), pair_grid), np.eye(mol_a.nao))
     with pytest.raises(TypeError, match="already tabulated"):
         tabulate_grid(shells, table)
     with pytest.raises(TypeError, match="float32 or float64"):

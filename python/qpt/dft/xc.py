@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from qpt.dft import precision
+from qpt.ops.platform import default_platform
 from qpt.ops.tabulated_grid import tabulated_grid_bytes
 
 
@@ -45,7 +46,7 @@ def tabulate_within(system, ops, dtype, budget_bytes, geometries=1):
     """`system` with its grid tabulated (tabulate_system_grid) when the tables of `geometries` such geometries
     (a vmapped batch) fit in budget_bytes and JAX runs on the CPU; otherwise `system` itself."""
     dtype = precision.resolve(dtype)
-    if 0 < geometries * grid_table_size(system, dtype) <= budget_bytes and jax.default_backend() == "cpu":
+    if 0 < geometries * grid_table_size(system, dtype) <= budget_bytes and default_platform() == "cpu":
         return tabulate_system_grid(system, ops, dtype)
     return system
 

@@ -32,6 +32,7 @@ from ._basis_args import (BasisStatic, basis_arrays, basis_static, call_with_sph
                           check_density_shape, sph_table)
 from ._broadcast import batch_shape, unbroadcast
 from ._checks import float_dtype
+from .platform import default_platform
 from .tabulated_grid import GRID_BLOCK, TabulatedGrid, table_shape, tabulated_density, tabulated_potential
 
 # Highest angular momentum the kernels evaluate (g functions); must match kAoMaxAngular in gto_eval.h.
@@ -50,8 +51,9 @@ def _static(name, basis, threshold) -> BasisStatic:
     return basis_static(name, basis, threshold, max_l=MAX_ANGULAR, support="the grid kernels support")
 
 
-def _table(name, static, grid, dtype):
-    """The (values, index) of a TabulatedGrid in `dtype`, checked to belong to this basis and threshold."""
+def _table(name, static, grid, dtype, geometry_batch):
+    """The (values, index) of a TabulatedGrid, checked to belong to this basis, threshold, dtype and batch of
+    geometries (a table holds the AOs of the geometries it was made from, so its batch shape is theirs)."""
     if grid.static != static:
         raise ValueError(f"{name}: the TabulatedGrid was made for another basis or screening threshold "
                          f"(nao {grid.static.nao}, threshold {grid.static.threshold}; this call: nao {static.nao}, "
@@ -65,7 +67,14 @@ def _table(name, static, grid, dtype):
     if index.dtype != jnp.int32 or index.shape != values.shape[:-3] + (capacity + 1,):
         raise ValueError(f"{name}: TabulatedGrid index must be int32 {values.shape[:-3] + (capacity + 1,)}, got "
                          f"{index.dtype} {index.shape}")
-    return values.astype(dtype), index
+    if values.dtype != dtype:
+        raise TypeError(f"{name}: the TabulatedGrid is {values.dtype} but the call computes in {jnp.dtype(dtype).name}: "
+                        f"tabulate the grid with dtype={jnp.dtype(dtype).name} (a cast would copy the whole table "
+                        "every pass and not give the AOs evaluated in that precision)")
+    if values.shape[:-4] != tuple(geometry_batch):
+        raise ValueError(f"{name}: the TabulatedGrid holds geometries of batch shape {values.shape[:-4]}, the basis "
+                         f"and grid arrays have batch shape {tuple(geometry_batch)}: tabulate the same geometries")
+    return values, index
 
 
 def _geometry(name, basis, grid, dtype):
@@ -177,7 +186,7 @@ def density_on_grid(basis: BasisShells, grid, D, *, screening_threshold: float =
     check_density_shape(name, D, basis.nao)
     batch_shape(name, geometry + (D,), _CORE_RANKS + (2,), _GEOMETRY_NAMES + ("D",))
     if isinstance(grid, TabulatedGrid):
-        values, index = _table(name, static, grid, dtype)
+        values, index = _table(name, static, grid, dtype, batch_shape(name, geometry, _CORE_RANKS, _GEOMETRY_NAMES))
         batch_shape(name, (values, D), (4, 2), ("table values", "D"))
         return tabulated_density(geometry[3].shape[-2], values, index, D)
     return _density(static, *geometry, D)
@@ -206,7 +215,7 @@ def potential_matrix(basis: BasisShells, grid, v_rho, v_grad, *,
                          f"got shape {v_grad.shape}")
     batch_shape(name, geometry + (v_rho,), _CORE_RANKS + (1,), _GEOMETRY_NAMES + ("v_rho",))
     if isinstance(grid, TabulatedGrid):
-        values, index = _table(name, static, grid, dtype)
+        values, index = _table(name, static, grid, dtype, batch_shape(name, geometry, _CORE_RANKS, _GEOMETRY_NAMES))
         batch_shape(name, (values, v_rho), (4, 1), ("table values", "v_rho"))
         return tabulated_potential(static.nao, values, index, v_rho, v_grad)
     return _potential(static, *geometry, v_rho, v_grad)
@@ -222,8 +231,8 @@ def tabulate_grid(basis: BasisShells, grid, *, screening_threshold: float = DEFA
     CPU only (a ValueError on other backends): the CUDA kernels evaluate AOs on the fly.
     """
     name = "qpt.ops.tabulate_grid"
-    if jax.default_backend() != "cpu":
-        raise ValueError(f"{name}: tables are a CPU feature; on {jax.default_backend()} the grid ops evaluate the "
+    if default_platform() != "cpu":
+        raise ValueError(f"{name}: tables are a CPU feature; on {default_platform()} the grid ops evaluate the "
                          f"AO blocks on the fly (use the grid itself)")
     if isinstance(grid, TabulatedGrid):
         raise TypeError(f"{name}: the grid is already tabulated")

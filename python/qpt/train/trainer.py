@@ -182,12 +182,16 @@ class Trainer:
         return self.checkpoint_path
 
     @classmethod
-    def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print) -> "Trainer":
-        """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory)."""
+    def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print,
+                        grid_table_gib: Optional[float] = None) -> "Trainer":
+        """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory).
+        grid_table_gib: this machine's AO-table budget instead of the stored one (it changes no result)."""
         path = checkpoints.checkpoint_file(path)
         metadata = checkpoints.read_metadata(path)
-        trainer = cls(TrainConfig.from_dict(metadata["train_config"]), os.path.dirname(os.path.abspath(path)),
-                      ops=ops, progress=progress, log=log)
+        config = TrainConfig.from_dict(metadata["train_config"])
+        if grid_table_gib is not None:
+            config = config.replace(grid_table_gib=grid_table_gib)
+        trainer = cls(config, os.path.dirname(os.path.abspath(path)), ops=ops, progress=progress, log=log)
         if tuple(metadata["vocabulary"]) != trainer.vocabulary:
             raise ValueError(f"{path}: the stored token vocabulary does not match the molecule and basis")
         state = checkpoints.load_checkpoint(path, trainer.params, trainer.opt_state)
