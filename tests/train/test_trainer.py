@@ -118,6 +118,9 @@ def test_tabulated_grid_steps_equal_evaluated_ones_bit_for_bit(tmp_path):
     for a, b in zip(_leaves(runs[0.0].params), _leaves(runs[2.0].params)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(runs[0.0].history["loss"], runs[2.0].history["loss"])
+    # The budget describes the machine, not the run: a resumed run may take another one.
+    resumed = Trainer.from_checkpoint(tmp_path / "2.0", progress=False, grid_table_gib=0.0)
+    assert resumed.config.grid_table_gib == 0.0 and resumed.step == 3
 
 
 @pytest.mark.parametrize("changes, message", [
