@@ -4,6 +4,8 @@ Each group "xc <molecule> L<grid level> <dtype>" times one density -> (E_xc, V_x
 - kernel: qpt.ops.grid density_on_grid -> pointwise PBE in JAX (autodiff for v_rho, v_sigma) ->
   potential_matrix, under one jit (qpt.dft.xc.xc_energy_and_potential, the path the Fock build runs);
 - pure_jax_reference: the same with qpt.ops.reference's blocked pure-JAX twins (AOs recomputed per block);
+- kernel_tabulated: the kernel path on a grid tabulated (qpt.ops.tabulate_grid) outside the timing, as a
+  training step's later passes see it;
 - pure_jax_ao_table: the same with the [4, G, N] AO table precomputed outside the timing (as the QPT paper's
   code holds it), rho = einsum over AOs and V = ao^T (v ao);
 - pyscf_nr_rks: numint.nr_rks(mol, grids, 'pbe', D) (AO evaluation, libxc, V_xc, on PySCF's threads).
@@ -78,6 +80,16 @@ def bench_xc_kernel(benchmark, name, level, dtype):
     _group(benchmark, name, level, dtype)
     basis, grid, density = _cast(dtype, *_inputs(name, level)[1:])
     timed(benchmark, _xc_step(KERNEL_OPS, basis, grid), density, rounds=5)
+
+
+@pytest.mark.parametrize("name,level,dtype", TYPED_CASES, ids=TYPED_IDS)
+def bench_xc_kernel_tabulated(benchmark, name, level, dtype):
+    _group(benchmark, name, level, dtype)
+    basis, grid, density = _cast(dtype, *_inputs(name, level)[1:])
+    table = jax.block_until_ready(grid_ops.tabulate_grid(basis, grid))
+    # The table is an argument: closed over, jit would embed its hundreds of MB as a constant.
+    step = jax.jit(lambda table, density: xc_energy_and_potential(PBE, basis, table, density, KERNEL_OPS))
+    timed(benchmark, step, table, density, rounds=5)
 
 
 @pytest.mark.parametrize("name,level", CASES, ids=CASE_IDS)

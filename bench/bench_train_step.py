@@ -2,7 +2,8 @@
 each two-electron engine (packed ERIs, density fitting, integral-direct) vs pure-JAX reference ops, in
 one group.
 
-The timed function is the trainer's own jitted step, for a batch of one geometry on a one-device mesh
+The timed function is the trainer's own jitted step (with its default AO-table budget: the kernel ops
+tabulate the grid once per step), for a batch of one geometry on a one-device mesh
 (quantum features, network, three differentiable Fock builds forward and backward, AdamW update), on a
 System built beforehand. Each benchmark also records a breakdown in benchmark.extra_info (seconds, best
 of a few calls after compilation) and prints it (visible with -s):
@@ -30,6 +31,7 @@ from qpt.model import TokenLayout, get_model_config, hamiltonian_correction, ini
 from qpt.ops import reference
 from qpt.system import Molecule, System
 from qpt.data.batch import stack_systems
+from qpt.train.config import DEFAULT_GRID_TABLE_GIB
 from qpt.train.features import quantum_features
 from qpt.train.optimizer import make_optimizer
 from qpt.train.parallel import make_data_mesh
@@ -87,7 +89,7 @@ def bench_train_step(benchmark, backend, jk):
     params = init_params(model_config, vocabulary_size)
     opt_state = optimizer.init(params)
     step = make_train_step(model_config, functional, optimizer, ops=ops_module, dft_dtype="float64",
-                           mesh=make_data_mesh(1))
+                           mesh=make_data_mesh(1), grid_table_bytes=int(DEFAULT_GRID_TABLE_GIB * 2**30))
     repeats = 3 if backend == "kernels" else 1
     times = {"system_build": build_seconds,
              **_breakdown(ops_module, model_config, functional, params, system, token_ids, positions, repeats)}

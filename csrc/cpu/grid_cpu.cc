@@ -1,7 +1,13 @@
 #include "cpu/grid_cpu.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cpu/parallel_for.h"
 #include "cpu/vector_width.h"
@@ -32,20 +38,35 @@ template <typename T>
 constexpr int kLanes = kVectorBytes / sizeof(T);
 
 // Register tiles of the block products: kRowTile AO rows times kVectorsPerTile vectors of points (rho)
-// or of AO columns (V), 16 accumulators with AVX-512.
-constexpr int kRowTile = 8;
+// or of AO columns (V). AVX-512's 32 registers hold 8 x 2 accumulators with the operands beside them;
+// AVX2 and SSE have 16, where 8 x 2 spills in the inner loop, so they take 4 x 2.
+constexpr int kRowTile = kVectorBytes == 64 ? 8 : 4;
 constexpr int kVectorsPerTile = 2;
 template <typename T>
 constexpr int64_t kColumnTile = kVectorsPerTile * kLanes<T>;
+template <typename T>
+constexpr int64_t kPointTile = kVectorsPerTile * kLanes<T>;
 // Rows of a block's AO buffers are padded with zero rows to a multiple of both tiles.
 template <typename T>
 constexpr int64_t kRowPadding = std::max<int64_t>(kRowTile, kColumnTile<T>);
+static_assert(kTabulatedRowMultiple % kRowPadding<float> == 0 && kTabulatedRowMultiple % kRowPadding<double> == 0,
+              "a tabulated block's padded rows fit its capacity");
 static_assert(kBlock % (kVectorsPerTile * kVectorBytes / sizeof(float)) == 0, "point tiles fill a block");
 
 template <typename T>
 Vec<T> load(const T* p) {
   Vec<T> v;
   std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// A vector loaded once into a register for the whole tile. Without the empty asm, GCC folds the load into
+// each of the tile's FMAs as a memory operand, which loads it once per use and makes the inner loops
+// load-bound on CPUs with two load ports.
+template <typename T>
+Vec<T> load_to_register(const T* p) {
+  Vec<T> v = load(p);
+  asm("" : "+x"(v));
   return v;
 }
 
@@ -113,16 +134,28 @@ double shell_distance2(const Block& b, const GridGeometry<T>& g, int64_t shell) 
 // rows from `rows` to `padded_rows` are zero, and points past the block's count repeat its last point.
 // The four components of a row are adjacent, so every offset in the evaluation loop is a compile-time
 // constant apart from the row's start, which lets GCC prove the stores independent and vectorise.
+// The AO rows of one block, wherever they are held: a block just evaluated (BlockAos) or a slot of a
+// tabulated grid. Row r is basis AO ao_index[r], its four components [4][kBlock] adjacent; rows from
+// `rows` to `padded_rows` are zero.
+template <typename T>
+struct AoRows {
+  const T* values;
+  const int32_t* ao_index;
+  int64_t rows, padded_rows;
+
+  const T* row(int64_t r, int comp) const { return values + (4 * r + comp) * kBlock; }
+};
+
 template <typename T>
 struct BlockAos {
   int64_t rows = 0, padded_rows = 0;
-  std::vector<int64_t> ao_index;
+  std::vector<int32_t> ao_index;
   std::vector<std::pair<int64_t, double>> shells;  // significant shells, squared distance to the box
   std::vector<T> values;  // [padded_rows][4][kBlock]: value, d/dx, d/dy, d/dz
   alignas(64) T px[kBlock], py[kBlock], pz[kBlock];
   alignas(64) T dx[kBlock], dy[kBlock], dz[kBlock], r2[kBlock], radial[kBlock], slope[kBlock];
 
-  const T* row(int64_t r, int comp) const { return values.data() + (4 * r + comp) * kBlock; }
+  AoRows<T> view() const { return {values.data(), ao_index.data(), rows, padded_rows}; }
 };
 
 template <int L, bool Spherical, typename T>
@@ -147,23 +180,31 @@ void shell_block_values(const BlockAos<T>& a, bool spherical, const T* sph_table
   }
 }
 
+// The values go to a.values, or to `table_slot` (room for nao rows rounded up to kRowPadding) when
+// given, so tabulate_aos writes its table without a copy.
 template <typename T>
 void evaluate_block(const ShellLayout& basis, const GridGeometry<T>& g, const ScreeningRadii& radii,
-                    const Block& b, BlockAos<T>& a) {
+                    const Block& b, BlockAos<T>& a, T* table_slot = nullptr) {
   a.ao_index.clear();
   a.shells.clear();
   for (int64_t s = 0; s < basis.nshell; ++s) {
     const double d2 = shell_distance2(b, g, s);
     if (d2 <= radii.shell[s]) {
       a.shells.emplace_back(s, d2);
-      for (int64_t f = basis.ao_offsets[s]; f < basis.ao_offsets[s + 1]; ++f) a.ao_index.push_back(f);
+      for (int64_t f = basis.ao_offsets[s]; f < basis.ao_offsets[s + 1]; ++f) {
+        a.ao_index.push_back(static_cast<int32_t>(f));
+      }
     }
   }
   a.rows = static_cast<int64_t>(a.ao_index.size());
   a.padded_rows = round_up(a.rows, kRowPadding<T>);
   if (a.rows == 0) return;
-  a.values.resize(4 * a.padded_rows * kBlock);
-  std::fill(a.values.begin() + 4 * a.rows * kBlock, a.values.end(), T(0));
+  T* values = table_slot;
+  if (values == nullptr) {
+    a.values.resize(4 * a.padded_rows * kBlock);
+    values = a.values.data();
+  }
+  std::fill(values + 4 * a.rows * kBlock, values + 4 * a.padded_rows * kBlock, T(0));
   for (int64_t p = 0; p < kBlock; ++p) {
     const int64_t point = b.first + std::min(p, b.count - 1);
     a.px[p] = g.coords[point * 3];
@@ -186,7 +227,7 @@ void evaluate_block(const ShellLayout& basis, const GridGeometry<T>& g, const Sc
       const T coefficient = g.coefficients[q], alpha = g.exponents[q];
       for (int64_t p = 0; p < kBlock; ++p) add_primitive(coefficient, alpha, a.r2[p], a.radial[p], a.slope[p]);
     }
-    T* out = a.values.data() + 4 * row * kBlock;
+    T* out = values + 4 * row * kBlock;
     switch (basis.angular[s]) {
       case 0: shell_block_values<0>(a, basis.spherical, g.sph_table, out); break;
       case 1: shell_block_values<1>(a, basis.spherical, g.sph_table, out); break;
@@ -201,19 +242,20 @@ void evaluate_block(const ShellLayout& basis, const GridGeometry<T>& g, const Sc
 // rho and grad rho of a block: C = D_sig phi (a [rows, rows] x [rows, points] product, tiled so the
 // C tile lives in registers), then rho = sum_j phi_j C_j and grad rho = 2 sum_j grad phi_j C_j.
 // d_sig is the symmetric [padded_rows, padded_rows] density restricted to the block's AOs, so its
-// row i holds column i.
+// row i holds column i. phi_tiles holds the AO values as pack_point_tiles lays them out.
 template <typename T>
-void block_density(const BlockAos<T>& a, const T* d_sig, T* rho, T* grad) {
+void block_density(const AoRows<T>& a, const T* d_sig, const T* phi_tiles, T* rho, T* grad) {
   using V = Vec<T>;
-  constexpr int64_t point_tile = kVectorsPerTile * kLanes<T>;
+  constexpr int64_t point_tile = kPointTile<T>;
   const int64_t n = a.padded_rows;
   for (int64_t p0 = 0; p0 < kBlock; p0 += point_tile) {
+    const T* tile = phi_tiles + p0 * n;
     V r[kVectorsPerTile] = {}, gx[kVectorsPerTile] = {}, gy[kVectorsPerTile] = {}, gz[kVectorsPerTile] = {};
     for (int64_t j0 = 0; j0 < n; j0 += kRowTile) {
       V c[kRowTile][kVectorsPerTile] = {};
       for (int64_t i = 0; i < n; ++i) {
         V phi_i[kVectorsPerTile];
-        for (int v = 0; v < kVectorsPerTile; ++v) phi_i[v] = load(a.row(i, 0) + p0 + v * kLanes<T>);
+        for (int v = 0; v < kVectorsPerTile; ++v) phi_i[v] = load_to_register(tile + i * point_tile + v * kLanes<T>);
         const T* d = d_sig + i * n + j0;
 #pragma GCC unroll 8
         for (int jj = 0; jj < kRowTile; ++jj) {
@@ -239,6 +281,20 @@ void block_density(const BlockAos<T>& a, const T* d_sig, T* rho, T* grad) {
   }
 }
 
+// The AO values of a block regrouped as [kBlock / kPointTile][padded_rows][kPointTile]: the inner loop of
+// block_density then reads one contiguous stream per point tile. Straight from the rows, which lie
+// 4 * kBlock values apart, its loads would fall into a few L1 cache sets and evict each other.
+template <typename T>
+void pack_point_tiles(const AoRows<T>& a, T* __restrict__ tiles) {
+  constexpr int64_t point_tile = kPointTile<T>;
+  for (int64_t p0 = 0; p0 < kBlock; p0 += point_tile) {
+    T* tile = tiles + p0 * a.padded_rows;
+    for (int64_t i = 0; i < a.padded_rows; ++i) {
+      std::memcpy(tile + i * point_tile, a.row(i, 0) + p0, point_tile * sizeof(T));
+    }
+  }
+}
+
 // Copies `Width` point-contiguous rows (row_stride apart) into one panel [kBlock][Width], the layout the
 // product below streams through (as BLAS packs its operands).
 template <int Width, typename T>
@@ -252,7 +308,7 @@ void pack_panel(const T* first_row, int64_t row_stride, T* __restrict__ panel) {
 // A += phi^T W of a block (grid_contraction.h), scattered into the [nao, nao] accumulator at the block's
 // AOs. phi_panels holds phi in panels of kRowTile rows, w_panels W in panels of kColumnTile rows.
 template <typename T>
-void block_potential(const BlockAos<T>& a, const T* phi_panels, const T* w_panels, double* accumulator,
+void block_potential(const AoRows<T>& a, const T* phi_panels, const T* w_panels, double* accumulator,
                      int64_t nao) {
   using V = Vec<T>;
   constexpr int64_t columns_per_panel = kColumnTile<T>;
@@ -264,7 +320,7 @@ void block_potential(const BlockAos<T>& a, const T* phi_panels, const T* w_panel
       V acc[kRowTile][kVectorsPerTile] = {};
       for (int64_t p = 0; p < kBlock; ++p) {
         V w_p[kVectorsPerTile];
-        for (int v = 0; v < kVectorsPerTile; ++v) w_p[v] = load(w + p * columns_per_panel + v * kLanes<T>);
+        for (int v = 0; v < kVectorsPerTile; ++v) w_p[v] = load_to_register(w + p * columns_per_panel + v * kLanes<T>);
         const T* phi_p = phi + p * kRowTile;
 #pragma GCC unroll 8
         for (int ii = 0; ii < kRowTile; ++ii) {
@@ -287,7 +343,7 @@ void block_potential(const BlockAos<T>& a, const T* phi_panels, const T* w_panel
 template <typename T>
 struct Workspace {
   BlockAos<T> aos;
-  std::vector<T> scratch_a, scratch_b;
+  std::vector<T> scratch_a, scratch_b, scratch_c;
   std::vector<double> accumulators;  // potential_matrix, one per lane: [npotential, nao, nao]
 };
 
@@ -305,109 +361,93 @@ std::vector<T> symmetrized(const std::vector<const T*>& densities, int64_t nao) 
   return out;
 }
 
-}  // namespace
-
+// rho and grad rho of one block's points [first, first + count) for every density, from its AO rows.
 template <typename T>
-void density_on_grid(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g,
-                     double threshold, const std::vector<const T*>& densities, const std::vector<T*>& rho,
-                     const std::vector<T*>& grad_rho) {
-  const int64_t nao = basis.nao;
-  const std::vector<T> sym = symmetrized(densities, nao);
-  const ScreeningRadii radii = screening_radii(basis, g, threshold);
-  std::vector<Workspace<T>> workspaces(participant_count(pool));
-
-  parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
-    Workspace<T>& w = workspaces[slot];
-    const Block b = block_at(g, index);
-    evaluate_block(basis, g, radii, b, w.aos);
-    const BlockAos<T>& a = w.aos;
-    const int64_t n = a.padded_rows;
-    for (size_t d = 0; d < densities.size(); ++d) {
-      T* rho_out = rho[d] + b.first;
-      T* grad_out = grad_rho[d] + 3 * b.first;
-      if (a.rows == 0) {
-        std::fill(rho_out, rho_out + b.count, T(0));
-        std::fill(grad_out, grad_out + 3 * b.count, T(0));
-        continue;
-      }
-      w.scratch_a.assign(n * n, T(0));
-      const T* dm = sym.data() + d * nao * nao;
-      for (int64_t i = 0; i < a.rows; ++i) {
-        const T* dm_row = dm + a.ao_index[i] * nao;
-        for (int64_t j = 0; j < a.rows; ++j) w.scratch_a[i * n + j] = dm_row[a.ao_index[j]];
-      }
-      w.scratch_b.resize(4 * kBlock);  // rho, then grad x, y, z of the block's points
-      block_density(a, w.scratch_a.data(), w.scratch_b.data(), w.scratch_b.data() + kBlock);
-      for (int64_t p = 0; p < b.count; ++p) {
-        rho_out[p] = w.scratch_b[p];
-        for (int axis = 0; axis < 3; ++axis) grad_out[3 * p + axis] = w.scratch_b[(axis + 1) * kBlock + p];
-      }
+void block_densities(const AoRows<T>& a, int64_t first, int64_t count, const std::vector<T>& sym, int64_t nao,
+                     const std::vector<T*>& rho, const std::vector<T*>& grad_rho, Workspace<T>& w) {
+  const int64_t n = a.padded_rows;
+  if (a.rows > 0) {
+    w.scratch_c.resize(n * kBlock);
+    pack_point_tiles(a, w.scratch_c.data());
+  }
+  for (size_t d = 0; d < rho.size(); ++d) {
+    T* rho_out = rho[d] + first;
+    T* grad_out = grad_rho[d] + 3 * first;
+    if (a.rows == 0) {
+      std::fill(rho_out, rho_out + count, T(0));
+      std::fill(grad_out, grad_out + 3 * count, T(0));
+      continue;
     }
-  });
+    w.scratch_a.assign(n * n, T(0));
+    const T* dm = sym.data() + d * nao * nao;
+    for (int64_t i = 0; i < a.rows; ++i) {
+      const T* dm_row = dm + a.ao_index[i] * nao;
+      for (int64_t j = 0; j < a.rows; ++j) w.scratch_a[i * n + j] = dm_row[a.ao_index[j]];
+    }
+    w.scratch_b.resize(4 * kBlock);  // rho, then grad x, y, z of the block's points
+    block_density(a, w.scratch_a.data(), w.scratch_c.data(), w.scratch_b.data(), w.scratch_b.data() + kBlock);
+    for (int64_t p = 0; p < count; ++p) {
+      rho_out[p] = w.scratch_b[p];
+      for (int axis = 0; axis < 3; ++axis) grad_out[3 * p + axis] = w.scratch_b[(axis + 1) * kBlock + p];
+    }
+  }
 }
 
+// Adds one block's share of every potential to w.accumulators ([npotential, nao, nao], A of
+// grid_contraction.h), from its AO rows and the potentials at its points [first, first + count).
 template <typename T>
-void potential_matrix(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g,
-                      double threshold, const std::vector<const T*>& v_rho, const std::vector<const T*>& v_grad,
-                      const std::vector<T*>& potential) {
-  const int64_t nao = basis.nao;
+void block_potentials(const AoRows<T>& a, int64_t first, int64_t count, const std::vector<const T*>& v_rho,
+                      const std::vector<const T*>& v_grad, int64_t nao, Workspace<T>& w) {
   const int64_t npot = static_cast<int64_t>(v_rho.size());
-  const ScreeningRadii radii = screening_radii(basis, g, threshold);
-  // Lanes, not participants, own the accumulators, so V is summed in the same order on every call.
-  const int64_t lanes = lane_count(pool);
-  std::vector<Workspace<T>> workspaces(lanes);
-
-  parallel_for_lanes(pool, block_count(g.npoint), lanes, [&](int64_t index, int64_t lane) {
-    Workspace<T>& w = workspaces[lane];
-    if (w.accumulators.empty()) w.accumulators.assign(npot * nao * nao, 0.0);
-    const Block b = block_at(g, index);
-    evaluate_block(basis, g, radii, b, w.aos);
-    const BlockAos<T>& a = w.aos;
-    if (a.rows == 0) return;
-    const int64_t n = a.padded_rows;
-    // phi in panels, shared by all potentials of the block; W in panels, one potential at a time.
-    w.scratch_a.resize(2 * n * kBlock);
-    T* phi_panels = w.scratch_a.data();
-    T* w_panels = phi_panels + n * kBlock;
-    for (int64_t i0 = 0; i0 < n; i0 += kRowTile) {
-      pack_panel<kRowTile>(a.row(i0, 0), 4 * kBlock, phi_panels + i0 * kBlock);
+  if (w.accumulators.empty()) w.accumulators.assign(npot * nao * nao, 0.0);
+  if (a.rows == 0) return;
+  const int64_t n = a.padded_rows;
+  // phi in panels, shared by all potentials of the block; W in panels, one potential at a time.
+  w.scratch_a.resize(2 * n * kBlock);
+  T* phi_panels = w.scratch_a.data();
+  T* w_panels = phi_panels + n * kBlock;
+  for (int64_t i0 = 0; i0 < n; i0 += kRowTile) {
+    pack_panel<kRowTile>(a.row(i0, 0), 4 * kBlock, phi_panels + i0 * kBlock);
+  }
+  constexpr int64_t columns_per_panel = kColumnTile<T>;
+  // v_rho / 2 and v_grad x, y, z of the block's points, then W of one panel's rows.
+  w.scratch_b.resize((4 + columns_per_panel) * kBlock);
+  T* half_v = w.scratch_b.data();
+  T* v_x = half_v + kBlock;
+  T* v_y = v_x + kBlock;
+  T* v_z = v_y + kBlock;
+  T* w_rows = v_z + kBlock;
+  for (int64_t q = 0; q < npot; ++q) {
+    // Points past the block's end carry zero potential, so they add nothing.
+    for (int64_t p = 0; p < kBlock; ++p) {
+      const bool inside = p < count;
+      const int64_t point = first + (inside ? p : 0);
+      half_v[p] = inside ? v_rho[q][point] / T(2) : T(0);
+      v_x[p] = inside ? v_grad[q][3 * point] : T(0);
+      v_y[p] = inside ? v_grad[q][3 * point + 1] : T(0);
+      v_z[p] = inside ? v_grad[q][3 * point + 2] : T(0);
     }
-    constexpr int64_t columns_per_panel = kColumnTile<T>;
-    // v_rho / 2 and v_grad x, y, z of the block's points, then W of one panel's rows.
-    w.scratch_b.resize((4 + columns_per_panel) * kBlock);
-    T* half_v = w.scratch_b.data();
-    T* v_x = half_v + kBlock;
-    T* v_y = v_x + kBlock;
-    T* v_z = v_y + kBlock;
-    T* w_rows = v_z + kBlock;
-    for (int64_t q = 0; q < npot; ++q) {
-      // Points past the block's end carry zero potential, so they add nothing.
-      for (int64_t p = 0; p < kBlock; ++p) {
-        const bool inside = p < b.count;
-        const int64_t point = b.first + (inside ? p : 0);
-        half_v[p] = inside ? v_rho[q][point] / T(2) : T(0);
-        v_x[p] = inside ? v_grad[q][3 * point] : T(0);
-        v_y[p] = inside ? v_grad[q][3 * point + 1] : T(0);
-        v_z[p] = inside ? v_grad[q][3 * point + 2] : T(0);
-      }
-      for (int64_t j0 = 0; j0 < n; j0 += columns_per_panel) {
-        for (int64_t jj = 0; jj < columns_per_panel; ++jj) {
-          const T* phi_j = a.row(j0 + jj, 0);
-          T* w_row = w_rows + jj * kBlock;
-          for (int64_t p = 0; p < kBlock; ++p) {
-            w_row[p] = potential_weight(half_v[p], v_x[p], v_y[p], v_z[p], phi_j[p], phi_j[kBlock + p],
-                                        phi_j[2 * kBlock + p], phi_j[3 * kBlock + p]);
-          }
+    for (int64_t j0 = 0; j0 < n; j0 += columns_per_panel) {
+      for (int64_t jj = 0; jj < columns_per_panel; ++jj) {
+        const T* phi_j = a.row(j0 + jj, 0);
+        T* w_row = w_rows + jj * kBlock;
+        for (int64_t p = 0; p < kBlock; ++p) {
+          w_row[p] = potential_weight(half_v[p], v_x[p], v_y[p], v_z[p], phi_j[p], phi_j[kBlock + p],
+                                      phi_j[2 * kBlock + p], phi_j[3 * kBlock + p]);
         }
-        pack_panel<columns_per_panel>(w_rows, kBlock, w_panels + j0 * kBlock);
       }
-      block_potential(a, phi_panels, w_panels, w.accumulators.data() + q * nao * nao, nao);
+      pack_panel<columns_per_panel>(w_rows, kBlock, w_panels + j0 * kBlock);
     }
-  });
+    block_potential(a, phi_panels, w_panels, w.accumulators.data() + q * nao * nao, nao);
+  }
+}
 
-  // V = A + A^T, summed over the lanes' accumulators in lane order; rows in parallel.
+// V = A + A^T, summed over the lanes' accumulators in lane order; rows in parallel.
+template <typename T>
+void sum_lanes(xla::ffi::ThreadPool& pool, const std::vector<Workspace<T>>& workspaces, int64_t nao,
+               const std::vector<T*>& potential) {
   parallel_for(pool, nao, [&](int64_t i, int64_t) {
-    for (int64_t q = 0; q < npot; ++q) {
+    for (size_t q = 0; q < potential.size(); ++q) {
       for (int64_t j = 0; j < nao; ++j) {
         double sum = 0.0;
         for (const Workspace<T>& w : workspaces) {
@@ -419,6 +459,133 @@ void potential_matrix(xla::ffi::ThreadPool& pool, const ShellLayout& basis, cons
       }
     }
   });
+}
+
+// Block `index` of a tabulated grid, checked: false when its row count or an AO index is out of range
+// (the table is an operand like any other and may hold anything).
+template <typename T>
+bool tabulated_block(const TabulatedAos<T>& table, int64_t index, int64_t nao, AoRows<T>* rows) {
+  const int32_t* header = table.index + index * (table.capacity + 1);
+  const int64_t count = header[0];
+  if (count < 0 || count > table.capacity) return false;
+  for (int64_t r = 0; r < count; ++r) {
+    if (header[1 + r] < 0 || header[1 + r] >= nao) return false;
+  }
+  const int64_t padded = round_up(count, kRowPadding<T>);
+  if (padded > table.capacity) return false;
+  *rows = {table.values + index * table.capacity * 4 * kBlock, header + 1, count, padded};
+  return true;
+}
+
+}  // namespace
+
+template <typename T>
+void density_on_grid(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g,
+                     double threshold, const std::vector<const T*>& densities, const std::vector<T*>& rho,
+                     const std::vector<T*>& grad_rho) {
+  const std::vector<T> sym = symmetrized(densities, basis.nao);
+  const ScreeningRadii radii = screening_radii(basis, g, threshold);
+  std::vector<Workspace<T>> workspaces(participant_count(pool));
+  parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
+    Workspace<T>& w = workspaces[slot];
+    const Block b = block_at(g, index);
+    evaluate_block(basis, g, radii, b, w.aos);
+    block_densities(w.aos.view(), b.first, b.count, sym, basis.nao, rho, grad_rho, w);
+  });
+}
+
+template <typename T>
+void potential_matrix(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g,
+                      double threshold, const std::vector<const T*>& v_rho, const std::vector<const T*>& v_grad,
+                      const std::vector<T*>& potential) {
+  const ScreeningRadii radii = screening_radii(basis, g, threshold);
+  // Lanes, not participants, own the accumulators, so V is summed in the same order on every call.
+  std::vector<Workspace<T>> workspaces(lane_count(pool));
+  parallel_for_lanes(pool, block_count(g.npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
+    Workspace<T>& w = workspaces[lane];
+    const Block b = block_at(g, index);
+    evaluate_block(basis, g, radii, b, w.aos);
+    block_potentials(w.aos.view(), b.first, b.count, v_rho, v_grad, basis.nao, w);
+  });
+  sum_lanes(pool, workspaces, basis.nao, potential);
+}
+
+namespace {
+
+// A table is hundreds of MB that XLA allocates afresh for every step and the kernel touches first, so
+// mapping it in 4 KB pages costs a page fault per 4 KB, which measured as much as evaluating the AOs.
+// Transparent huge pages (where the kernel offers them on request) take one fault per 2 MB. Only advice:
+// nothing changes if the kernel declines it.
+void advise_huge_pages(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
+}  // namespace
+
+template <typename T>
+void tabulate_aos(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g, double threshold,
+                  const TabulatedAos<T>& table) {
+  advise_huge_pages(table.values, sizeof(T) * block_count(g.npoint) * table.capacity * 4 * kBlock);
+  const ScreeningRadii radii = screening_radii(basis, g, threshold);
+  std::vector<BlockAos<T>> blocks(participant_count(pool));
+  parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
+    BlockAos<T>& a = blocks[slot];
+    T* values = table.values + index * table.capacity * 4 * kBlock;
+    evaluate_block(basis, g, radii, block_at(g, index), a, values);
+    // Zero rows up to the widest padding any build's tiles use (kTabulatedRowMultiple), not only this build's,
+    // so a table reads the same in every build.
+    const int64_t written = a.rows == 0 ? 0 : a.padded_rows;
+    std::fill(values + 4 * written * kBlock, values + 4 * round_up(a.rows, kTabulatedRowMultiple) * kBlock, T(0));
+    int32_t* header = table.index + index * (table.capacity + 1);
+    header[0] = static_cast<int32_t>(a.rows);
+    std::copy(a.ao_index.begin(), a.ao_index.end(), header + 1);
+  });
+}
+
+template <typename T>
+bool density_on_grid_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T>& table, int64_t npoint,
+                               int64_t nao, const std::vector<const T*>& densities, const std::vector<T*>& rho,
+                               const std::vector<T*>& grad_rho) {
+  const std::vector<T> sym = symmetrized(densities, nao);
+  std::vector<Workspace<T>> workspaces(participant_count(pool));
+  std::atomic<bool> valid{true};
+  parallel_for(pool, block_count(npoint), [&](int64_t index, int64_t slot) {
+    AoRows<T> rows;
+    if (!tabulated_block(table, index, nao, &rows)) {
+      valid = false;
+      return;
+    }
+    const int64_t first = index * kBlock;
+    block_densities(rows, first, std::min(kBlock, npoint - first), sym, nao, rho, grad_rho, workspaces[slot]);
+  });
+  return valid;
+}
+
+template <typename T>
+bool potential_matrix_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T>& table, int64_t npoint,
+                                int64_t nao, const std::vector<const T*>& v_rho, const std::vector<const T*>& v_grad,
+                                const std::vector<T*>& potential) {
+  std::vector<Workspace<T>> workspaces(lane_count(pool));
+  std::atomic<bool> valid{true};
+  parallel_for_lanes(pool, block_count(npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
+    AoRows<T> rows;
+    if (!tabulated_block(table, index, nao, &rows)) {
+      valid = false;
+      return;
+    }
+    const int64_t first = index * kBlock;
+    block_potentials(rows, first, std::min(kBlock, npoint - first), v_rho, v_grad, nao, workspaces[lane]);
+  });
+  if (valid) sum_lanes(pool, workspaces, nao, potential);
+  return valid;
 }
 
 template <typename T>
@@ -452,7 +619,15 @@ ScreeningCounts screening_counts(const ShellLayout& basis, const GridGeometry<T>
   template void potential_matrix<T>(xla::ffi::ThreadPool&, const ShellLayout&, const GridGeometry<T>&,       \
                                     double, const std::vector<const T*>&, const std::vector<const T*>&,      \
                                     const std::vector<T*>&);                                                  \
-  template ScreeningCounts screening_counts<T>(const ShellLayout&, const GridGeometry<T>&, double);
+  template ScreeningCounts screening_counts<T>(const ShellLayout&, const GridGeometry<T>&, double);           \
+  template void tabulate_aos<T>(xla::ffi::ThreadPool&, const ShellLayout&, const GridGeometry<T>&, double,   \
+                                const TabulatedAos<T>&);                                                     \
+  template bool density_on_grid_tabulated<T>(xla::ffi::ThreadPool&, const TabulatedAos<T>&, int64_t, int64_t, \
+                                             const std::vector<const T*>&, const std::vector<T*>&,           \
+                                             const std::vector<T*>&);                                        \
+  template bool potential_matrix_tabulated<T>(xla::ffi::ThreadPool&, const TabulatedAos<T>&, int64_t, int64_t, \
+                                              const std::vector<const T*>&, const std::vector<const T*>&,    \
+                                              const std::vector<T*>&);
 QPT_INSTANTIATE_GRID(float)
 QPT_INSTANTIATE_GRID(double)
 #undef QPT_INSTANTIATE_GRID

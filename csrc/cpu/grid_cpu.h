@@ -2,7 +2,9 @@
 //
 // Both walk the grid in blocks of kGridBlock points on XLA's thread pool. A block computes the values and
 // gradients of the AOs of its significant shells (grid_screening.h), uses them for every density (or
-// potential) of the call and discards them, so the [grid, AO, 4] table never exists.
+// potential) of the call and discards them, so the [grid, AO, 4] table never exists. The tabulated
+// variants instead read blocks that tabulate_aos evaluated once, for a caller that makes many passes
+// over one geometry (a training step makes about a dozen).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,36 @@ template <typename T>
 void potential_matrix(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& geometry,
                       double threshold, const std::vector<const T*>& v_rho, const std::vector<const T*>& v_grad,
                       const std::vector<T*>& potential);
+
+// AO blocks of one geometry as tabulate_aos writes them: block b's rows at
+// values[b][capacity][4][kGridBlock] (rows past its count up to the next multiple of the kernels' tile
+// are zero, the rest unused) and index[b][capacity + 1] = {row count, AO index of each row}. capacity is a
+// multiple of kTabulatedRowMultiple, at least nao rounded up to it, so every block fits whatever it keeps.
+constexpr int64_t kTabulatedRowMultiple = 32;
+
+template <typename T>
+struct TabulatedAos {
+  T* values;
+  int32_t* index;
+  int64_t capacity;
+};
+
+template <typename T>
+void tabulate_aos(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& geometry,
+                  double threshold, const TabulatedAos<T>& table);
+
+// density_on_grid and potential_matrix over a tabulated grid of npoint points; the same arithmetic in the
+// same order, so the same results bit for bit. false (and outputs undefined) when a block's header is
+// out of range: a row count above capacity or an AO index outside [0, nao).
+template <typename T>
+bool density_on_grid_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T>& table, int64_t npoint,
+                               int64_t nao, const std::vector<const T*>& densities, const std::vector<T*>& rho,
+                               const std::vector<T*>& grad_rho);
+
+template <typename T>
+bool potential_matrix_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T>& table, int64_t npoint,
+                                int64_t nao, const std::vector<const T*>& v_rho, const std::vector<const T*>& v_grad,
+                                const std::vector<T*>& potential);
 
 // How much work the screening of one geometry keeps, summed over blocks.
 struct ScreeningCounts {

@@ -18,6 +18,9 @@ PYBIND11_MODULE(_cpu, m) {
     targets["qpt_density_on_grid"] = qpt::handler_capsule(qpt::density_on_grid_cpu);
     targets["qpt_potential_matrix"] = qpt::handler_capsule(qpt::potential_matrix_cpu);
     targets["qpt_grid_screening_counts"] = qpt::handler_capsule(qpt::grid_screening_counts_cpu);
+    targets["qpt_tabulate_grid"] = qpt::handler_capsule(qpt::tabulate_grid_cpu);
+    targets["qpt_density_on_grid_tabulated"] = qpt::handler_capsule(qpt::density_on_grid_tabulated_cpu);
+    targets["qpt_potential_matrix_tabulated"] = qpt::handler_capsule(qpt::potential_matrix_tabulated_cpu);
     return targets;
   }, "FFI target name -> handler capsule, for platform 'cpu'");
   m.attr("version") = QPT_VERSION;

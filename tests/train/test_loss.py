@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from training_setup import water
 
 from qpt import ops
@@ -81,3 +82,19 @@ def test_float32_network_keeps_the_dft_in_float64():
     w64 = predicted_hamiltonian(params64, TINY, features) - features.initial_hamiltonian
     np.testing.assert_allclose(hamiltonian - features.initial_hamiltonian, w64,
                                atol=1e-6 * float(jnp.max(jnp.abs(w64))))
+
+
+@pytest.mark.platforms("cpu")
+def test_predictions_on_a_tabulated_grid_are_the_same_bits():
+    """make_predictor with a table budget tabulates the geometry's grid once for its XC passes (eval and predict
+    use it); without one every pass evaluates the AOs. The same IterationResult either way."""
+    system, token_ids, positions = water()
+    params = init_params(TINY, int(np.max(token_ids)) + 1)
+    results = {}
+    for budget in (0, 2**31):
+        predict = make_predictor(TINY, B3LYP5, ops=ops, dtype="float64", grid_table_bytes=budget)
+        text = predict.lower(params, system, token_ids, positions).compile().as_text()
+        assert ("qpt_tabulate_grid" in text) == (budget > 0)
+        results[budget] = predict(params, system, token_ids, positions)
+    for a, b in zip(jax.tree_util.tree_leaves(results[0]), jax.tree_util.tree_leaves(results[2**31])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -4,11 +4,12 @@ import os
 import jax
 import numpy as np
 import pytest
-from training_setup import small_config
+from training_setup import small_config, water
 
 from qpt.model import get_model_config
 from qpt.train import checkpoint
 from qpt.train.config import TrainConfig
+from qpt.data.batch import stack_systems
 from qpt.data.samples import HELDOUT_STREAM, SampleBuilder
 from qpt.train.loss import make_predictor
 from qpt.train.trainer import Trainer
@@ -100,6 +101,28 @@ def test_resumed_training_equals_an_uninterrupted_run(tmp_path, platform):
         assert all(file[name].dtype != object for name in file.files)
 
 
+@pytest.mark.platforms("cpu")
+def test_tabulated_grid_steps_equal_evaluated_ones_bit_for_bit(tmp_path):
+    """The default budget tabulates each geometry's grid once per step (one AO evaluation instead of one per
+    grid pass); with grid_table_gib=0 every pass evaluates the AOs. Same parameters, same bits."""
+    runs = {}
+    for gib in (0.0, 2.0):
+        trainer = Trainer(small_config(steps=3, grid_table_gib=gib), tmp_path / str(gib), progress=False)
+        trainer.run()
+        runs[gib] = trainer
+        system, _, positions = water()
+        arguments = (trainer.params, trainer.opt_state, stack_systems([system]), trainer.token_ids, positions[None],
+                     np.float64(1e-4))
+        text = trainer._train_step.lower(*arguments).compile().as_text()
+        assert ("qpt_tabulate_grid" in text) == (gib > 0)
+    for a, b in zip(_leaves(runs[0.0].params), _leaves(runs[2.0].params)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(runs[0.0].history["loss"], runs[2.0].history["loss"])
+    # The budget describes the machine, not the run: a resumed run may take another one.
+    resumed = Trainer.from_checkpoint(tmp_path / "2.0", progress=False, grid_table_gib=0.0)
+    assert resumed.config.grid_table_gib == 0.0 and resumed.step == 3
+
+
 @pytest.mark.parametrize("changes, message", [
     (dict(molecule="unobtainium"), "unknown molecule"),
     (dict(model="gigantic"), "unknown model"),
@@ -113,6 +136,8 @@ def test_resumed_training_equals_an_uninterrupted_run(tmp_path, platform):
     (dict(warmup_steps=6), "warmup_steps"),
     (dict(network_dtype="float16"), "dtype"),
     (dict(dft_dtype="bfloat16"), "dft_dtype"),
+    (dict(grid_table_gib=-1.0), "grid_table_gib"),
+    (dict(grid_table_gib="lots"), "grid_table_gib"),
 ])
 def test_bad_configs_raise_before_training(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -72,6 +72,9 @@ def add_run_arguments(parser, *, grid_level, learning_rate):
     parser.add_argument("--batch-size", type=int, default=1,
                         help="geometries per step, all devices together (default 1)")
     parser.add_argument("--devices", type=int, help="devices in the data-parallel mesh (default: all JAX sees)")
+    parser.add_argument("--grid-table-gib", type=float,
+                        help="memory per device for the AO tables of a step's geometries (CPU; each grid pass then "
+                             "reads the AO values instead of evaluating them, same results); 0: none (default 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     add_jk_arguments(parser)
     add_ops_argument(parser)
@@ -110,7 +113,7 @@ def ops_module(name):
 
 def train_config(args, **overrides):
     from qpt.model import get_model_config
-    from qpt.train.config import DEFAULT_SIGMA_BOHR, TrainConfig
+    from qpt.train.config import DEFAULT_GRID_TABLE_GIB, DEFAULT_SIGMA_BOHR, TrainConfig
 
     sizes = {name: value for name, value in (("d_model", args.d_model), ("n_layers", args.layers),
                                              ("n_heads", args.heads)) if value is not None}
@@ -123,6 +126,7 @@ def train_config(args, **overrides):
                   md_equilibration_fs=args.md_equilibration,
                   network_dtype=args.dtype, dft_dtype=args.dft_dtype, checkpoint_every=args.checkpoint_every,
                   workers=args.workers, batch_size=args.batch_size, devices=args.devices, jk=args.jk,
+                  grid_table_gib=DEFAULT_GRID_TABLE_GIB if args.grid_table_gib is None else args.grid_table_gib,
                   auxbasis=args.auxbasis, keep_checkpoints=args.keep_checkpoints, **loss_scheme_values(args))
     values.update(overrides)
     return TrainConfig(**values)

@@ -7,8 +7,9 @@ from qpt.commands.options import add_run_arguments, check_output_directory, desc
     train_config
 
 # Options that --resume honours (how to run, not what to train); every other one comes from the checkpoint.
+# Options that describe the machine, not the run: a resumed run takes them from the command line.
 _RESUME_OPTIONS = {"no_progress", "ops", "distributed", "coordinator_address", "num_processes", "process_id",
-                   "peer_timeout"}
+                   "peer_timeout", "grid_table_gib"}
 
 
 def add_parser(commands) -> None:
@@ -55,7 +56,8 @@ def _train(args):
     if args.resume:
         if not os.path.exists(checkpoint):
             raise ValueError(f"--resume: no checkpoint at {checkpoint}")
-        trainer = Trainer.from_checkpoint(checkpoint, ops=ops, progress=not args.no_progress)
+        trainer = Trainer.from_checkpoint(checkpoint, ops=ops, progress=not args.no_progress,
+                                          grid_table_gib=args.grid_table_gib)
     else:
         if os.path.exists(checkpoint):
             raise ValueError(f"{checkpoint} exists: continue it with --resume or choose another --out")

@@ -91,7 +91,7 @@ def evaluate(trainer, n_test: Optional[int] = None, *, dataset=None, cache_dir=N
         builder = SampleBuilder.for_run(config, trainer.layout.ao_atoms, trainer.out_dir, HELDOUT_STREAM)
         where = f"{n_test} held-out geometries of the run"
     predict = make_predictor(config.model, trainer.functional, ops=ops, dtype=config.dft_dtype,
-                             scheme=config.loss_scheme)
+                             scheme=config.loss_scheme, grid_table_bytes=config.grid_table_bytes)
 
     per_geometry, iterations, engine = [], [], ""
     with GeometryStream(builder, range(n_test), prefetch=2, workers=config.workers or default_workers()) as stream:

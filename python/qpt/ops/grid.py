@@ -13,6 +13,9 @@ Screening: a shell (and each of its primitives) is skipped for a block of points
 from its centre to the block's bounding box, a bound on every one of its AO values and gradient
 components is below `screening_threshold` (default 1e-14, absolute; see csrc/include/qpt/grid_screening.h).
 0 turns screening off. `screening_statistics` reports how much work it skips.
+
+`tabulate_grid` evaluates the blocks once and returns a TabulatedGrid, which both ops accept in place of
+the grid: the same results, without the AO evaluation in each pass (qpt/ops/tabulated_grid.py).
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from ._basis_args import (BasisStatic, basis_arrays, basis_static, call_with_sph
                           check_density_shape, sph_table)
 from ._broadcast import batch_shape, unbroadcast
 from ._checks import float_dtype
+from .platform import default_platform
+from .tabulated_grid import GRID_BLOCK, TabulatedGrid, table_shape, tabulated_density, tabulated_potential
 
 # Highest angular momentum the kernels evaluate (g functions); must match kAoMaxAngular in gto_eval.h.
 MAX_ANGULAR = 4
@@ -37,12 +42,39 @@ DEFAULT_SCREENING_THRESHOLD = 1e-14
 _DENSITY_TARGET = "qpt_density_on_grid"
 _POTENTIAL_TARGET = "qpt_potential_matrix"
 _COUNTS_TARGET = "qpt_grid_screening_counts"
+_TABULATE_TARGET = "qpt_tabulate_grid"
 
 
 # ---- argument checks ----------------------------------------------------------------------------
 
 def _static(name, basis, threshold) -> BasisStatic:
     return basis_static(name, basis, threshold, max_l=MAX_ANGULAR, support="the grid kernels support")
+
+
+def _table(name, static, grid, dtype, geometry_batch):
+    """The (values, index) of a TabulatedGrid, checked to belong to this basis, threshold, dtype and batch of
+    geometries (a table holds the AOs of the geometries it was made from, so its batch shape is theirs)."""
+    if grid.static != static:
+        raise ValueError(f"{name}: the TabulatedGrid was made for another basis or screening threshold "
+                         f"(nao {grid.static.nao}, threshold {grid.static.threshold}; this call: nao {static.nao}, "
+                         f"threshold {static.threshold}); tabulate the grid again for this one")
+    values, index = jnp.asarray(grid.values), jnp.asarray(grid.index)
+    blocks, capacity = table_shape(grid.coords.shape[-2], static.nao)
+    if values.shape[-4:] != (blocks, capacity, 4, GRID_BLOCK) or not jnp.issubdtype(values.dtype, jnp.floating):
+        raise ValueError(f"{name}: TabulatedGrid values must be floating [..., {blocks}, {capacity}, 4, {GRID_BLOCK}] "
+                         f"for this grid ({blocks} blocks) and basis (capacity {capacity}), got {values.dtype} "
+                         f"{values.shape}")
+    if index.dtype != jnp.int32 or index.shape != values.shape[:-3] + (capacity + 1,):
+        raise ValueError(f"{name}: TabulatedGrid index must be int32 {values.shape[:-3] + (capacity + 1,)}, got "
+                         f"{index.dtype} {index.shape}")
+    if values.dtype != dtype:
+        raise TypeError(f"{name}: the TabulatedGrid is {values.dtype} but the call computes in {jnp.dtype(dtype).name}: "
+                        f"tabulate the grid with dtype={jnp.dtype(dtype).name} (a cast would copy the whole table "
+                        "every pass and not give the AOs evaluated in that precision)")
+    if values.shape[:-4] != tuple(geometry_batch):
+        raise ValueError(f"{name}: the TabulatedGrid holds geometries of batch shape {values.shape[:-4]}, the basis "
+                         f"and grid arrays have batch shape {tuple(geometry_batch)}: tabulate the same geometries")
+    return values, index
 
 
 def _geometry(name, basis, grid, dtype):
@@ -153,6 +185,10 @@ def density_on_grid(basis: BasisShells, grid, D, *, screening_threshold: float =
     geometry = _geometry(name, basis, grid, dtype)
     check_density_shape(name, D, basis.nao)
     batch_shape(name, geometry + (D,), _CORE_RANKS + (2,), _GEOMETRY_NAMES + ("D",))
+    if isinstance(grid, TabulatedGrid):
+        values, index = _table(name, static, grid, dtype, batch_shape(name, geometry, _CORE_RANKS, _GEOMETRY_NAMES))
+        batch_shape(name, (values, D), (4, 2), ("table values", "D"))
+        return tabulated_density(geometry[3].shape[-2], values, index, D)
     return _density(static, *geometry, D)
 
 
@@ -178,7 +214,45 @@ def potential_matrix(basis: BasisShells, grid, v_rho, v_grad, *,
         raise ValueError(f"{name}: v_grad must be v_rho's shape + (3,) = {v_rho.shape + (3,)}, "
                          f"got shape {v_grad.shape}")
     batch_shape(name, geometry + (v_rho,), _CORE_RANKS + (1,), _GEOMETRY_NAMES + ("v_rho",))
+    if isinstance(grid, TabulatedGrid):
+        values, index = _table(name, static, grid, dtype, batch_shape(name, geometry, _CORE_RANKS, _GEOMETRY_NAMES))
+        batch_shape(name, (values, v_rho), (4, 1), ("table values", "v_rho"))
+        return tabulated_potential(static.nao, values, index, v_rho, v_grad)
     return _potential(static, *geometry, v_rho, v_grad)
+
+
+def tabulate_grid(basis: BasisShells, grid, *, screening_threshold: float = DEFAULT_SCREENING_THRESHOLD,
+                  dtype=None) -> TabulatedGrid:
+    """`grid` with the screened AO blocks of `basis` on it evaluated once, for many density_on_grid /
+    potential_matrix passes over the same geometry (qpt/ops/tabulated_grid.py): those ops then give the
+    same results without evaluating the AOs. Batch dims of the basis and grid arrays carry over. The table
+    is in `dtype` (default: the grid coordinates' float dtype) and takes
+    tabulated_grid_bytes(basis.nao, G, dtype) bytes per geometry. The table is a constant to autodiff.
+    CPU only (a ValueError on other backends): the CUDA kernels evaluate AOs on the fly.
+    """
+    name = "qpt.ops.tabulate_grid"
+    if default_platform() != "cpu":
+        raise ValueError(f"{name}: tables are a CPU feature; on {default_platform()} the grid ops evaluate the "
+                         f"AO blocks on the fly (use the grid itself)")
+    if isinstance(grid, TabulatedGrid):
+        raise TypeError(f"{name}: the grid is already tabulated")
+    static = _static(name, basis, screening_threshold)
+    if dtype is None:
+        coords_dtype = jnp.asarray(getattr(grid, "coords", np.zeros(0))).dtype
+        dtype = coords_dtype if jnp.issubdtype(coords_dtype, jnp.floating) else jnp.float64
+    dtype = jnp.dtype(dtype)
+    if dtype not in (jnp.float32, jnp.float64):
+        raise TypeError(f"{name}: dtype must be float32 or float64, got {dtype}")
+    geometry = tuple(jax.lax.stop_gradient(a) for a in _geometry(name, basis, grid, dtype))
+    batch_shape(name, geometry, _CORE_RANKS, _GEOMETRY_NAMES)
+    blocks, capacity = table_shape(geometry[3].shape[-2], static.nao)
+
+    def outputs(batch, dtype):
+        return (jax.ShapeDtypeStruct(batch + (blocks, capacity, 4, GRID_BLOCK), dtype),
+                jax.ShapeDtypeStruct(batch + (blocks, capacity + 1), jnp.int32))
+
+    values, index = _call(_TABULATE_TARGET, outputs, static, geometry, _CORE_RANKS)
+    return TabulatedGrid(grid, values, index, static)
 
 
 def screening_statistics(basis: BasisShells, grid, *,

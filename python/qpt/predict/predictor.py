@@ -62,7 +62,7 @@ class Predictor:
         self.batch_size = batch_size
         self.functional = get_functional(config.xc)
         single = geometry_prediction(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
-                                     scheme=config.loss_scheme)
+                                     scheme=config.loss_scheme, grid_table_bytes=config.grid_table_bytes // batch_size)
         # Vmapped over conformers: every op sees the whole batch in one call.
         self._predict_batch = jax.jit(jax.vmap(single, in_axes=(None, 0, None, 0)))
 

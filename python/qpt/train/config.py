@@ -24,6 +24,10 @@ DEFAULT_SIGMA_BOHR = 0.1      # per-coordinate displacement std of Gaussian geom
 GEOMETRY_SOURCES = ("thermal", "gaussian")
 MAX_WARMUP_STEPS = 1000       # the paper's warmup
 TIME_BUDGET_WARMUP_STEPS = 50  # with only --minutes the run length is unknown when warmup starts
+# The AO tables (qpt.ops.tabulate_grid) of one step's geometries may take this much memory per device:
+# uracil def2-svp at grid 3 needs 0.78 GB per geometry, so a batch of two fits; larger systems fall back
+# to evaluating the AOs in every pass.
+DEFAULT_GRID_TABLE_GIB = 2.0
 
 
 def _positive_int(value, what, allow_none=False):
@@ -75,6 +79,7 @@ class TrainConfig:
     mixing: Optional[tuple] = None   # one density-mixing weight per iteration; None: default_mixing
     initial_hamiltonian: str = "minao"  # H_init: "minao" (F(D0)), "core" or "perturbed" (qpt.train.scheme)
     perturbation_ha: float = loss_schemes.DEFAULT_PERTURBATION_HA  # "perturbed": the noise's std
+    grid_table_gib: float = DEFAULT_GRID_TABLE_GIB  # memory per device for the AO tables of one step; 0: none
 
     def __post_init__(self):
         molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
@@ -124,10 +129,19 @@ class TrainConfig:
             if len(self.mixing) != self.dft_iterations:
                 raise ValueError(f"train config: mixing has {len(self.mixing)} weights for {self.dft_iterations} "
                                  "dft_iterations (one weight per iteration)")
+        if isinstance(self.grid_table_gib, bool) or not isinstance(self.grid_table_gib, numbers.Real) \
+                or not math.isfinite(self.grid_table_gib) or self.grid_table_gib < 0:
+            raise ValueError(f"train config: grid_table_gib must be a number >= 0 (0: no AO tables), "
+                             f"got {self.grid_table_gib!r}")
         self.loss_scheme  # ValueError for bad weights, an unknown initial_hamiltonian or perturbation
         if self.devices is not None and self.batch_size % self.devices:
             raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
                              f"{self.devices} devices")
+
+    @property
+    def grid_table_bytes(self) -> int:
+        """grid_table_gib in bytes."""
+        return int(self.grid_table_gib * 2**30)
 
     @property
     def thermal_settings(self) -> Optional[thermal.ThermalSettings]:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from qpt.dft import precision
 from qpt.dft.iterations import dft_iterations
+from qpt.dft.xc import tabulate_within
 from qpt.model import hamiltonian_correction
 from qpt.train.features import quantum_features
 from qpt.train.scheme import PAPER_SCHEME
@@ -42,10 +43,13 @@ def qpt_loss(params, model_config, system, features, functional, *, ops, dtype=N
     return result.terms.total, result
 
 
-def geometry_prediction(model_config, functional, *, ops, dtype=None, scheme=PAPER_SCHEME):
+def geometry_prediction(model_config, functional, *, ops, dtype=None, scheme=PAPER_SCHEME, grid_table_bytes=0):
     """(params, system, token_ids, positions) -> IterationResult of one geometry, features included (not
-    jitted, so that callers can vmap it over conformers first); params None is the W = 0 baseline."""
+    jitted, so that callers can vmap it over conformers first); params None is the W = 0 baseline. With
+    grid_table_bytes, a geometry whose AO table fits is tabulated once for its XC passes (the same results;
+    qpt.dft.xc.tabulate_within); a caller that vmaps over B conformers passes its budget divided by B."""
     def predict(params, system, token_ids, positions):
+        system = tabulate_within(system, ops, dtype, grid_table_bytes)
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dtype, scheme=scheme)
         return qpt_iterations(params, model_config, system, features, functional, ops=ops, dtype=dtype,
                               scheme=scheme)
@@ -54,6 +58,7 @@ def geometry_prediction(model_config, functional, *, ops, dtype=None, scheme=PAP
 
 
 @functools.lru_cache(maxsize=8)  # one compiled predictor per configuration, shared by trainer and evaluation
-def make_predictor(model_config, functional, *, ops, dtype=None, scheme=PAPER_SCHEME):
+def make_predictor(model_config, functional, *, ops, dtype=None, scheme=PAPER_SCHEME, grid_table_bytes=0):
     """jitted geometry_prediction: one geometry per call."""
-    return jax.jit(geometry_prediction(model_config, functional, ops=ops, dtype=dtype, scheme=scheme))
+    return jax.jit(geometry_prediction(model_config, functional, ops=ops, dtype=dtype, scheme=scheme,
+                                       grid_table_bytes=grid_table_bytes))

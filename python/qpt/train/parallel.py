@@ -13,6 +13,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from qpt.ops.platform import default_platform
+
 AXIS = "data"
 
 # Seconds a process waits for its peers at start-up, and for a silent peer before the coordination
@@ -44,10 +46,9 @@ def initialize_distributed(coordinator_address=None, num_processes=None, process
 def platform_devices() -> list:
     """The devices of the platform JAX computes on by default: that of `jax.default_device` when one is set
     (e.g. the CPU on a GPU machine, as the CPU half of the tests does), else the default backend's."""
-    default = jax.config.jax_default_device
-    if default is None:
+    if jax.config.jax_default_device is None:
         return jax.devices()
-    return jax.devices(default if isinstance(default, str) else default.platform)
+    return jax.devices(default_platform())
 
 
 def make_data_mesh(devices: int | None = None) -> Mesh:

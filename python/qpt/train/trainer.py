@@ -27,6 +27,7 @@ from jax.sharding import PartitionSpec
 
 from qpt import ops as kernel_ops
 from qpt.dft.functionals import get_functional
+from qpt.dft.xc import tabulate_within
 from qpt.model import TokenLayout, init_params
 from qpt.train import checkpoint as checkpoints
 from qpt.train import parallel
@@ -71,18 +72,24 @@ class TrainResult(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)  # trainers of one configuration share the compiled step
-def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh, scheme=PAPER_SCHEME):
+def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh, scheme=PAPER_SCHEME,
+                    grid_table_bytes=0):
     """The jitted update (params, opt_state, systems, token_ids, positions, lr) -> (params, opt_state,
     StepStats). systems and positions carry the batch axis, split over `mesh` (a qpt.train.parallel data
-    mesh); params, opt_state, token_ids and lr are replicated. `scheme`: the loss's LossScheme."""
-    def geometry_loss(params, system, token_ids, positions):
+    mesh); params, opt_state, token_ids and lr are replicated. `scheme`: the loss's LossScheme.
+    grid_table_bytes: when the AO tables of a device's geometries fit in it (and JAX runs on the CPU), each
+    geometry's grid is tabulated once per step (qpt.dft.xc.tabulate_within), so the step's dozen XC
+    passes read the AO values instead of evaluating them; the results are the same bits."""
+    def geometry_loss(params, system, token_ids, positions, geometries):
+        system = tabulate_within(system, ops, dft_dtype, grid_table_bytes, geometries)
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype,
                                     scheme=scheme)
         return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype,
                         scheme=scheme)[0]
 
     def shard_loss_sum(params, systems, token_ids, positions):
-        losses = jax.vmap(geometry_loss, in_axes=(None, 0, None, 0))(params, systems, token_ids, positions)
+        losses = jax.vmap(functools.partial(geometry_loss, geometries=positions.shape[0]), in_axes=(None, 0, None, 0))(
+            params, systems, token_ids, positions)
         return jnp.sum(losses)
 
     def step(params, opt_state, systems, token_ids, positions, lr):
@@ -128,8 +135,10 @@ class Trainer:
         self.history = {name: [] for name in _HISTORY_FIELDS}
         self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
                                            dft_dtype=config.dft_dtype, mesh=self.mesh,
+                                           grid_table_bytes=config.grid_table_bytes,
                                            scheme=config.loss_scheme)
         self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
+                                       grid_table_bytes=config.grid_table_bytes,
                                        scheme=config.loss_scheme)
         self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
 
@@ -173,12 +182,16 @@ class Trainer:
         return self.checkpoint_path
 
     @classmethod
-    def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print) -> "Trainer":
-        """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory)."""
+    def from_checkpoint(cls, path, *, ops=kernel_ops, progress: bool = True, log=print,
+                        grid_table_gib: Optional[float] = None) -> "Trainer":
+        """The trainer of a saved run, ready to continue it (path: a checkpoint file or its run directory).
+        grid_table_gib: this machine's AO-table budget instead of the stored one (it changes no result)."""
         path = checkpoints.checkpoint_file(path)
         metadata = checkpoints.read_metadata(path)
-        trainer = cls(TrainConfig.from_dict(metadata["train_config"]), os.path.dirname(os.path.abspath(path)),
-                      ops=ops, progress=progress, log=log)
+        config = TrainConfig.from_dict(metadata["train_config"])
+        if grid_table_gib is not None:
+            config = config.replace(grid_table_gib=grid_table_gib)
+        trainer = cls(config, os.path.dirname(os.path.abspath(path)), ops=ops, progress=progress, log=log)
         if tuple(metadata["vocabulary"]) != trainer.vocabulary:
             raise ValueError(f"{path}: the stored token vocabulary does not match the molecule and basis")
         state = checkpoints.load_checkpoint(path, trainer.params, trainer.opt_state)

@@ -283,3 +283,11 @@ def _potential_matrix(basis, coords, v_rho, v_grad, block_size):
     inverse = np.argsort(order)
     V = V_grouped[:, inverse[:, None], inverse[None, :]]
     return V.reshape(batch_shape + (nao, nao))
+
+
+def tabulate_grid(basis: BasisShells, grid, *, screening_threshold=None, dtype=None):
+    """The grid itself: this module evaluates the AO values of every block in each pass (and rematerialises them
+    in the backward pass), so it has nothing to tabulate. It exists so that code written against qpt.ops'
+    tabulate_grid runs with either module; the arguments are accepted and ignored."""
+    del basis, screening_threshold, dtype
+    return grid
