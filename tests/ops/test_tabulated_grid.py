@@ -154,3 +154,12 @@ def test_reference_ops_accept_the_call_and_keep_the_grid():
     assert reference.tabulate_grid(shells, grid, dtype="float64") is grid
     np.testing.assert_allclose(reference.density_on_grid(shells, tabulate_grid(shells, grid), dm)[0],
                                density_on_grid(shells, grid, dm)[0], rtol=0, atol=1e-12)
+
+
+def test_tabulate_grid_refuses_other_platforms(monkeypatch):
+    import qpt.ops.grid as grid_module
+
+    mol, shells, grid, dm = _case(WATER, "sto-3g", points=100)
+    monkeypatch.setattr(grid_module, "default_platform", lambda: "cuda")
+    with pytest.raises(ValueError, match="CPU feature"):
+        tabulate_grid(shells, grid)
