@@ -75,8 +75,6 @@ void store(T* p, Vec<T> v) {
   std::memcpy(p, &v, sizeof(v));
 }
 
-int64_t block_count(int64_t npoint) { return (npoint + kBlock - 1) / kBlock; }
-
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 // Squared screening radii of every primitive and shell of one geometry (grid_screening.h).
@@ -486,7 +484,7 @@ void density_on_grid(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const
   const std::vector<T> sym = symmetrized(densities, basis.nao);
   const ScreeningRadii radii = screening_radii(basis, g, threshold);
   std::vector<Workspace<T>> workspaces(participant_count(pool));
-  parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
+  parallel_for(pool, grid_block_count(g.npoint), [&](int64_t index, int64_t slot) {
     Workspace<T>& w = workspaces[slot];
     const Block b = block_at(g, index);
     evaluate_block(basis, g, radii, b, w.aos);
@@ -501,7 +499,7 @@ void potential_matrix(xla::ffi::ThreadPool& pool, const ShellLayout& basis, cons
   const ScreeningRadii radii = screening_radii(basis, g, threshold);
   // Lanes, not participants, own the accumulators, so V is summed in the same order on every call.
   std::vector<Workspace<T>> workspaces(lane_count(pool));
-  parallel_for_lanes(pool, block_count(g.npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
+  parallel_for_lanes(pool, grid_block_count(g.npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
     Workspace<T>& w = workspaces[lane];
     const Block b = block_at(g, index);
     evaluate_block(basis, g, radii, b, w.aos);
@@ -533,10 +531,10 @@ void advise_huge_pages(void* data, size_t bytes) {
 template <typename T>
 void tabulate_aos(xla::ffi::ThreadPool& pool, const ShellLayout& basis, const GridGeometry<T>& g, double threshold,
                   const TabulatedAos<T>& table) {
-  advise_huge_pages(table.values, sizeof(T) * block_count(g.npoint) * table.capacity * 4 * kBlock);
+  advise_huge_pages(table.values, sizeof(T) * grid_block_count(g.npoint) * table.capacity * 4 * kBlock);
   const ScreeningRadii radii = screening_radii(basis, g, threshold);
   std::vector<BlockAos<T>> blocks(participant_count(pool));
-  parallel_for(pool, block_count(g.npoint), [&](int64_t index, int64_t slot) {
+  parallel_for(pool, grid_block_count(g.npoint), [&](int64_t index, int64_t slot) {
     BlockAos<T>& a = blocks[slot];
     T* values = table.values + index * table.capacity * 4 * kBlock;
     evaluate_block(basis, g, radii, block_at(g, index), a, values);
@@ -557,7 +555,7 @@ bool density_on_grid_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T>
   const std::vector<T> sym = symmetrized(densities, nao);
   std::vector<Workspace<T>> workspaces(participant_count(pool));
   std::atomic<bool> valid{true};
-  parallel_for(pool, block_count(npoint), [&](int64_t index, int64_t slot) {
+  parallel_for(pool, grid_block_count(npoint), [&](int64_t index, int64_t slot) {
     AoRows<T> rows;
     if (!tabulated_block(table, index, nao, &rows)) {
       valid = false;
@@ -575,7 +573,7 @@ bool potential_matrix_tabulated(xla::ffi::ThreadPool& pool, const TabulatedAos<T
                                 const std::vector<T*>& potential) {
   std::vector<Workspace<T>> workspaces(lane_count(pool));
   std::atomic<bool> valid{true};
-  parallel_for_lanes(pool, block_count(npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
+  parallel_for_lanes(pool, grid_block_count(npoint), lane_count(pool), [&](int64_t index, int64_t lane) {
     AoRows<T> rows;
     if (!tabulated_block(table, index, nao, &rows)) {
       valid = false;
@@ -592,7 +590,7 @@ template <typename T>
 ScreeningCounts screening_counts(const ShellLayout& basis, const GridGeometry<T>& g, double threshold) {
   const ScreeningRadii radii = screening_radii(basis, g, threshold);
   ScreeningCounts counts;
-  counts.blocks = block_count(g.npoint);
+  counts.blocks = grid_block_count(g.npoint);
   for (int64_t index = 0; index < counts.blocks; ++index) {
     const Block b = block_at(g, index);
     int64_t rows = 0;

@@ -17,6 +17,8 @@ namespace qpt::cpu {
 
 constexpr int64_t kGridBlock = 64;
 
+inline int64_t grid_block_count(int64_t npoint) { return (npoint + kGridBlock - 1) / kGridBlock; }
+
 template <typename T>
 struct GridGeometry {
   const T* centers;       // [nshell, 3] bohr

@@ -24,8 +24,6 @@ struct TableShape {
   int64_t nblock = 0, capacity = 0;
 };
 
-int64_t block_count(int64_t npoint) { return (npoint + cpu::kGridBlock - 1) / cpu::kGridBlock; }
-
 ffi::Error table_shape(const std::string& op, const ffi::AnyBuffer& values, int64_t nao, TableShape* shape) {
   const auto v = values.dimensions();
   if (v.size() < 4 || v[v.size() - 1] != cpu::kGridBlock || v[v.size() - 2] != 4) {
@@ -49,9 +47,9 @@ ffi::Error tabulated_call(const std::string& op, const ffi::AnyBuffer& values, c
                           ffi_shapes::BatchLayout* batch,
                           std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>>* outputs_by_table) {
   if (auto error = table_shape(op, values, nao, shape); !error.success()) return error;
-  if (npoint < 1 || npoint > shape->nblock * cpu::kGridBlock || shape->nblock != block_count(npoint)) {
+  if (npoint < 1 || npoint > shape->nblock * cpu::kGridBlock || shape->nblock != cpu::grid_block_count(npoint)) {
     return ffi::Error::InvalidArgument(op + ": the table has " + std::to_string(shape->nblock) + " blocks, a grid of " +
-                                       std::to_string(npoint) + " points has " + std::to_string(block_count(npoint)));
+                                       std::to_string(npoint) + " points has " + std::to_string(cpu::grid_block_count(npoint)));
   }
   std::vector<Operand> operands{{"table values", values.dimensions(), {shape->nblock, shape->capacity, 4, cpu::kGridBlock}},
                                 {"table index", index.dimensions(), {shape->nblock, shape->capacity + 1}}};
@@ -112,7 +110,7 @@ ffi::Error tabulate_grid_cpu_impl(ffi::ThreadPool pool, ffi::AnyBuffer centers, 
   TableShape shape;
   if (auto error = table_shape(op, *values, basis.nao, &shape); !error.success()) return error;
   if (auto error = ffi_shapes::check_output(op, "table values", values->dimensions(), call.batch.dims,
-                                            {block_count(call.npoint), shape.capacity, 4, cpu::kGridBlock});
+                                            {cpu::grid_block_count(call.npoint), shape.capacity, 4, cpu::kGridBlock});
       !error.success()) {
     return error;
   }

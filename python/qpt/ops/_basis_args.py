@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._broadcast import with_batch_dims
+from ._broadcast import batched_ffi_call
 from .basis import BasisShells, cart_to_sph_matrix
 
 # The cart -> spherical table covers l = 0..4 for every kernel; its size must match kSphTableSize in gto_eval.h.
@@ -93,10 +93,8 @@ def call_with_sph_table(target, outputs, attributes, arrays, core_ranks, table_p
     """The FFI call with the cart -> spherical table inserted at `table_position`, every operand given the same
     number of batch dims (size-1 dims broadcast), as vmap's expand_dims method produces them.
     outputs(batch, dtype) gives the result shapes; dtype is the last array's."""
-    batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
-    operands = with_batch_dims(arrays, core_ranks, batch)
     dtype = arrays[-1].dtype
-    table = jnp.asarray(sph_table(jnp.dtype(dtype).name)).reshape((1,) * len(batch) + (-1,))
-    operands.insert(table_position, table)
-    call = jax.ffi.ffi_call(target, outputs(batch, dtype), vmap_method="expand_dims")
-    return call(*operands, **attributes)
+    arrays, core_ranks = list(arrays), list(core_ranks)
+    arrays.insert(table_position, jnp.asarray(sph_table(jnp.dtype(dtype).name)))
+    core_ranks.insert(table_position, 1)
+    return batched_ffi_call(target, lambda batch: outputs(batch, dtype), arrays, core_ranks, attributes)

@@ -1,6 +1,7 @@
 """Batch dims of the ops, written once: the broadcast batch shape of a call, the operands as the FFI targets
 take them (equal numbers of batch dims, size-1 dims broadcast, as vmap's expand_dims method produces them;
 csrc/ffi/batch_layout.h is the C++ side), and the cotangents of inputs shared across a batch."""
+import jax
 import jax.numpy as jnp
 
 
@@ -17,6 +18,14 @@ def batch_shape(name, arrays, core_ranks, names):
 def with_batch_dims(arrays, core_ranks, batch):
     """Each array reshaped to len(batch) batch dims (leading size-1 dims added), its core dims kept."""
     return [a.reshape((1,) * (len(batch) - (a.ndim - rank)) + a.shape) for a, rank in zip(arrays, core_ranks)]
+
+
+def batched_ffi_call(target, outputs, arrays, core_ranks, attributes):
+    """The FFI call of `target` on `arrays`, each given the call's broadcast number of batch dims;
+    outputs(batch) gives the result shapes."""
+    batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
+    operands = with_batch_dims(arrays, core_ranks, batch)
+    return jax.ffi.ffi_call(target, outputs(batch), vmap_method="expand_dims")(*operands, **attributes)
 
 
 def unbroadcast(value, shape):

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import qpt_kernels  # noqa: F401  (registers the FFI targets)
-from ._broadcast import unbroadcast, with_batch_dims
+from ._broadcast import batched_ffi_call, unbroadcast
 
 # Points per block and the capacity multiple; must match kGridBlock and kTabulatedRowMultiple (grid_cpu.h).
 GRID_BLOCK = 64
@@ -72,25 +72,19 @@ def tabulated_grid_bytes(nao: int, npoint: int, dtype="float64") -> int:
     return blocks * capacity * 4 * GRID_BLOCK * jnp.dtype(dtype).itemsize + blocks * (capacity + 1) * 4
 
 
-def _call(target, outputs, arrays, core_ranks, **attributes):
-    batch = jnp.broadcast_shapes(*(a.shape[:a.ndim - r] for a, r in zip(arrays, core_ranks)))
-    operands = with_batch_dims(arrays, core_ranks, batch)
-    return jax.ffi.ffi_call(target, outputs(batch), vmap_method="expand_dims")(*operands, **attributes)
-
-
 def _density_kernel(npoint, values, index, density):
     def outputs(batch):
         return (jax.ShapeDtypeStruct(batch + (npoint,), density.dtype),
                 jax.ShapeDtypeStruct(batch + (npoint, 3), density.dtype))
 
-    return _call(_DENSITY_TARGET, outputs, (values, index, density), (4, 2, 2), npoint=np.int64(npoint))
+    return batched_ffi_call(_DENSITY_TARGET, outputs, (values, index, density), (4, 2, 2), {"npoint": np.int64(npoint)})
 
 
 def _potential_kernel(nao, values, index, v_rho, v_grad):
     def outputs(batch):
         return jax.ShapeDtypeStruct(batch + (nao, nao), v_rho.dtype)
 
-    return _call(_POTENTIAL_TARGET, outputs, (values, index, v_rho, v_grad), (4, 2, 1, 2))
+    return batched_ffi_call(_POTENTIAL_TARGET, outputs, (values, index, v_rho, v_grad), (4, 2, 1, 2), {})
 
 
 # The same transpose pair as grid.py's, over the table: each op's VJP is the other one. The table is a
