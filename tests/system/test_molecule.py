@@ -162,6 +162,8 @@ def test_molecule_is_immutable_and_hashable():
 def test_formula_is_hill_order():
     assert Molecule.from_catalog("aspirin").formula == "C9H8O4"
     assert Molecule.from_catalog("water").formula == "H2O"
+    carbon_dioxide = Molecule.from_atoms([("O", (0, 0, -1.16)), ("C", (0, 0, 0)), ("O", (0, 0, 1.16))])
+    assert carbon_dioxide.formula == "CO2"  # carbon without hydrogen: C first, no H
 
 
 # ---- bad input ------------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class Molecule:
     def formula(self) -> str:
         """Hill formula (C first, then H, then the rest alphabetically), e.g. 'C2H6O'."""
         counts = {s: self.symbols.count(s) for s in set(self.symbols)}
-        hill = ["C", "H"] if "C" in counts else []
+        hill = [s for s in ("C", "H") if s in counts] if "C" in counts else []  # CO2, CF4: no H
         order = hill + sorted(s for s in counts if s not in hill)
         return "".join(s + (str(counts[s]) if counts[s] > 1 else "") for s in order)
 
