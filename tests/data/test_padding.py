@@ -1,0 +1,77 @@
+"""Padding Systems of different molecules to one layout: the padded molecule's energy, Fock matrix, density
+and gradients are its own (ghost AOs change nothing), for every two-electron engine."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from qpt.data.batch import stack_systems
+from qpt.data.padding import PaddingLayout, pad_system
+from qpt.dft.energy import fock_terms
+from qpt.dft.functionals import resolve_functional
+from qpt.dft.iterations import dft_iterations
+from qpt.system import Molecule, System
+
+FUNCTIONAL = resolve_functional("b3lyp5")
+TOLERANCE = 1e-10
+
+
+def _systems(jk, basis="sto-3g"):
+    molecules = [Molecule.get("water"), Molecule.get("h2"), Molecule.get("methane"),
+                 Molecule.from_xyz("N 0 0 0\nH 0 0 1.01\nH 0.95 0 -0.34\nH -0.48 0.82 -0.34")]
+    return [System.from_molecule(m, basis=basis, grid_level=0, jk=jk) for m in molecules]
+
+
+def _start_hamiltonian(system, seed):
+    """F(D0) plus a fixed symmetric perturbation: a Hamiltonian a network could have produced."""
+    fock = np.asarray(fock_terms(system, jnp.asarray(system.minao_density), FUNCTIONAL, __import__("qpt").ops,
+                                 with_k=True)[-1])
+    noise = np.random.default_rng(seed).normal(scale=0.02, size=fock.shape)
+    return fock + (noise + noise.T) / 2
+
+
+def _energy(system):
+    return lambda h: dft_iterations(system, h, FUNCTIONAL).terms.total
+
+
+@pytest.mark.parametrize("jk", ["packed", "df", "direct"])
+def test_padded_energy_density_and_gradient_are_the_molecules(jk):
+    systems = _systems(jk)
+    layout = PaddingLayout.covering(systems)
+    assert layout.n_occ > min(s.n_occ for s in systems)  # H2 gets occupied ghosts as well as virtual ones
+    for seed, system in enumerate(systems[:2]):  # water: virtual ghosts; H2: occupied ones too
+        padded = pad_system(system, layout)
+        h = _start_hamiltonian(system, seed)
+        h_padded = np.asarray(padded.system.core_hamiltonian).copy()  # ghost diagonal of the padded System
+        h_padded[np.ix_(padded.ao_index, padded.ao_index)] = h
+        reference = dft_iterations(system, h, FUNCTIONAL)
+        result = dft_iterations(padded.system, h_padded, FUNCTIONAL)
+        assert abs(float(result.terms.total) - float(reference.terms.total)) < TOLERANCE
+        np.testing.assert_allclose(padded.real_block(result.fock), reference.fock, atol=TOLERANCE, rtol=0)
+        np.testing.assert_allclose(padded.real_block(result.density), reference.density, atol=TOLERANCE, rtol=0)
+        gradient = jax.grad(_energy(system))(jnp.asarray(h))
+        gradient_padded = jax.grad(_energy(padded.system))(jnp.asarray(h_padded))
+        np.testing.assert_allclose(padded.real_block(gradient_padded), gradient, atol=TOLERANCE, rtol=0)
+        ghosts = ~padded.token_mask()
+        assert ghosts.any()
+        assert np.max(np.abs(np.asarray(gradient_padded)[ghosts])) < TOLERANCE  # nothing flows into the ghosts
+
+
+def test_padded_systems_of_different_molecules_stack_into_one_batch():
+    systems = _systems("packed")
+    layout = PaddingLayout.covering(systems)
+    batch = stack_systems([pad_system(s, layout).system for s in systems])
+    assert batch.overlap.shape == (len(systems), layout.nao, layout.nao)
+    energies = jax.vmap(lambda s, h: dft_iterations(s, h, FUNCTIONAL).terms.total)(
+        batch, jnp.asarray(np.stack([np.asarray(p.core_hamiltonian) for p in
+                                     (pad_system(s, layout).system for s in systems)])))
+    for system, energy in zip(systems, energies):
+        reference = dft_iterations(system, np.asarray(system.core_hamiltonian), FUNCTIONAL).terms.total
+        assert abs(float(energy) - float(reference)) < TOLERANCE
+
+
+def test_a_system_that_does_not_fit_is_refused():
+    small, large = _systems("packed")[1], _systems("packed")[2]
+    layout = PaddingLayout.covering([small])
+    with pytest.raises(ValueError, match="does not fit the padding layout"):
+        pad_system(large, layout)
