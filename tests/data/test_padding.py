@@ -75,3 +75,43 @@ def test_a_system_that_does_not_fit_is_refused():
     layout = PaddingLayout.covering([small])
     with pytest.raises(ValueError, match="does not fit the padding layout"):
         pad_system(large, layout)
+
+
+def test_padded_qpt_loss_and_parameter_gradient_are_the_molecules():
+    """The network side of padding: a token_mask keeps the ghost AOs out of attention, the biases and W, so
+    the QPT loss of a padded molecule and its gradient in every parameter equal the unpadded ones."""
+    from qpt import ops
+    from qpt.model import PRESETS, TokenLayout, init_params
+    from qpt.train.features import quantum_features
+    from qpt.train.loss import qpt_loss
+
+    systems = _systems("packed")
+    layout = PaddingLayout.covering(systems)
+    molecules = [s.molecule for s in systems]
+    token_layouts = [TokenLayout.from_molecule(m, "sto-3g") for m in molecules]
+    vocabulary = tuple(sorted(set().union(*(t.vocabulary() for t in token_layouts))))
+    config = PRESETS["tiny"]
+    params = init_params(config, len(vocabulary), seed=3)
+
+    def loss_and_gradient(system, token_ids, positions, token_mask):
+        def loss(p):
+            features = quantum_features(system, token_ids, positions, FUNCTIONAL, ops=ops, token_mask=token_mask)
+            return qpt_loss(p, config, system, features, FUNCTIONAL, ops=ops)[0]
+        return jax.jit(jax.value_and_grad(loss))(params)
+
+    for system, molecule, tokens in list(zip(systems, molecules, token_layouts))[:2]:
+        token_ids, positions = tokens.token_ids(vocabulary), tokens.positions(molecule)
+        loss, gradient = loss_and_gradient(system, token_ids, positions, None)
+        padded = pad_system(system, layout)
+        padded_loss, padded_gradient = loss_and_gradient(
+            padded.system, padded.scatter_rows(token_ids), padded.scatter_rows(positions), padded.token_mask())
+        assert abs(float(padded_loss) - float(loss)) < TOLERANCE
+        for path, leaf in jax.tree_util.tree_leaves_with_path(gradient):
+            padded_leaf = _leaf_at(padded_gradient, path)
+            np.testing.assert_allclose(padded_leaf, leaf, atol=TOLERANCE, rtol=0, err_msg=jax.tree_util.keystr(path))
+
+
+def _leaf_at(tree, path):
+    for key in path:
+        tree = tree[key.key] if hasattr(key, "key") else tree[key.idx]
+    return tree

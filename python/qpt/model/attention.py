@@ -19,14 +19,17 @@ BIAS_NAMES = (
 )
 
 
-def normalised_bias_stack(matrices: dict) -> jnp.ndarray:
-    """[len(BIAS_NAMES), N, N]: each named matrix divided by its max |entry| (an all-zero one stays 0)."""
+def normalised_bias_stack(matrices: dict, token_mask=None) -> jnp.ndarray:
+    """[len(BIAS_NAMES), N, N]: each named matrix divided by its max |entry| (an all-zero one stays 0).
+    With a token_mask [N], entries in a ghost token's row or column are zero and do not count for the max."""
     missing = [name for name in BIAS_NAMES if name not in matrices]
     if missing:
         raise ValueError(f"quantum biases: missing {missing}")
     scaled = []
     for name in BIAS_NAMES:
         matrix = matrices[name]
+        if token_mask is not None:
+            matrix = jnp.where(token_mask[:, None] & token_mask[None, :], matrix, 0.0)
         largest = jnp.max(jnp.abs(matrix))
         scaled.append(matrix / jnp.where(largest > 0, largest, 1.0))
     return jnp.stack(scaled)
@@ -53,13 +56,15 @@ def init_attention(rng, config, dtype):
     }
 
 
-def attention(params, x, biases, config):
-    """x [N, d], biases [n_heads, N, N] -> [N, d]."""
+def attention(params, x, biases, config, token_mask=None):
+    """x [N, d], biases [n_heads, N, N] -> [N, d]. token_mask [N] bool: no token attends to a False one."""
     n, d = x.shape
     qkv = x @ params["qkv"] + params["qkv_bias"]
     q, k, v = (part.reshape(n, config.n_heads, config.head_dim).transpose(1, 0, 2)
                for part in jnp.split(qkv, 3, axis=-1))
     logits = q @ k.transpose(0, 2, 1) / jnp.sqrt(config.head_dim).astype(x.dtype) + biases
+    if token_mask is not None:
+        logits = jnp.where(token_mask[None, None, :], logits, -jnp.inf)  # every row keeps its real keys
     weights = jax.nn.softmax(logits, axis=-1)
     heads = (weights @ v).transpose(1, 0, 2).reshape(n, d)
     return heads @ params["out"] + params["out_bias"]

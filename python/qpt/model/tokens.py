@@ -6,7 +6,7 @@ Molecule's AO labels (PySCF's), so the token order is PySCF's AO order and row a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import jax.numpy as jnp
 import numpy as np
@@ -19,12 +19,15 @@ class ModelInputs(NamedTuple):
     """What the Transformer reads for one geometry (a JAX pytree).
 
     token_ids [N] int32, positions [N, 3] (bohr, the AO's atom in the principal-axis frame),
-    biases [len(BIAS_NAMES), N, N] (normalised, see qpt.model.attention).
+    biases [len(BIAS_NAMES), N, N] (normalised, see qpt.model.attention). token_mask [N] bool, or None
+    when every token is real: False marks the ghost AOs of a padded System (qpt.data.padding), which no
+    real token attends to and whose rows and columns of W are zero, so padding changes nothing.
     """
 
     token_ids: jnp.ndarray
     positions: jnp.ndarray
     biases: jnp.ndarray
+    token_mask: Optional[jnp.ndarray] = None
 
 
 @dataclass(frozen=True)

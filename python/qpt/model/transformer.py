@@ -87,9 +87,9 @@ def parameter_count(params) -> int:
     return sum(int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(params))
 
 
-def _block(config, biases):
+def _block(config, biases, token_mask):
     def block(x, layer):
-        x = x + attention(layer["attention"], _layer_norm(layer["attention_norm"], x), biases, config)
+        x = x + attention(layer["attention"], _layer_norm(layer["attention_norm"], x), biases, config, token_mask)
         mlp = layer["mlp"]
         hidden = jax.nn.gelu(_layer_norm(layer["mlp_norm"], x) @ mlp["w_in"] + mlp["b_in"])
         return x + hidden @ mlp["w_out"] + mlp["b_out"], None
@@ -98,14 +98,18 @@ def _block(config, biases):
 
 
 def hamiltonian_correction(params: dict, config: ModelConfig, inputs) -> jnp.ndarray:
-    """W [N, N] = q q^T / sqrt(d), exactly symmetric, in the network's dtype (config.dtype)."""
+    """W [N, N] = q q^T / sqrt(d), exactly symmetric, in the network's dtype (config.dtype); zero in the rows
+    and columns of ghost tokens (inputs.token_mask False)."""
     dtype = jnp.dtype(config.dtype)
     positions = jnp.asarray(inputs.positions, dtype)
     biases = head_biases(jnp.asarray(inputs.biases, dtype), config)
     embedding = params["position_embedding"]
     x = (params["token_embedding"][inputs.token_ids]
          + position_features(positions, config) @ embedding["w"] + embedding["b"])
-    x, _ = jax.lax.scan(_block(config, biases), x, params["layers"])
+    token_mask = None if inputs.token_mask is None else jnp.asarray(inputs.token_mask, bool)
+    x, _ = jax.lax.scan(_block(config, biases, token_mask), x, params["layers"])
     q = _layer_norm(params["final_norm"], x) @ params["head"]["w"] + params["head"]["b"]
+    if token_mask is not None:
+        q = jnp.where(token_mask[:, None], q, 0.0)
     w = q @ q.T / jnp.sqrt(config.d_model).astype(dtype)
     return (w + w.T) / 2  # a blocked GEMM may round (i, j) and (j, i) differently; the DFT needs exact symmetry

@@ -22,10 +22,11 @@ class QuantumFeatures(NamedTuple):
 
 
 def quantum_features(system, token_ids, positions, functional, *, ops, dtype=None,
-                     scheme=PAPER_SCHEME) -> QuantumFeatures:
+                     scheme=PAPER_SCHEME, token_mask=None) -> QuantumFeatures:
     """Features of `system` (one geometry, no batch axis); token_ids [N], positions [N, 3] from
     qpt.model.TokenLayout. `functional` is a qpt.dft.functionals Functional, `scheme` a
-    qpt.train.scheme.LossScheme (which H_init)."""
+    qpt.train.scheme.LossScheme (which H_init). token_mask [N] bool: the real AOs of a padded System
+    (qpt.data.padding), so that the ghosts change neither the biases nor the network's output."""
     dtype = precision.resolve(dtype)
     system = precision.cast_floats(system, dtype)
     d0 = system.minao_density
@@ -34,6 +35,11 @@ def quantum_features(system, token_ids, positions, functional, *, ops, dtype=Non
     # K is a bias input even for functionals without exact exchange.
     j, k, _, v_xc, fock_d0 = fock_terms(system, d0, functional, ops, with_k=True)
     positions = jnp.asarray(positions, dtype)
+    if token_mask is not None:
+        if scheme.initial_hamiltonian == "perturbed":
+            raise ValueError("a padded System needs H_init 'minao' or 'core': a random perturbation of its "
+                             "shape would couple the ghost AOs to the molecule")
+        token_mask = jnp.asarray(token_mask, bool)
     h_init = initial_hamiltonian(scheme, h, fock_d0, positions)
     biases = normalised_bias_stack({
         "core_hamiltonian": h,
@@ -43,7 +49,7 @@ def quantum_features(system, token_ids, positions, functional, *, ops, dtype=Non
         "coulomb_exchange": j - 0.5 * k,
         "xc_potential": v_xc,
         "initial_hamiltonian": h_init,
-    })
-    inputs = ModelInputs(jnp.asarray(token_ids, jnp.int32), positions, biases)
+    }, token_mask)
+    inputs = ModelInputs(jnp.asarray(token_ids, jnp.int32), positions, biases, token_mask)
     # Constants of the geometry: nothing upstream of the network is differentiated.
     return jax.lax.stop_gradient(QuantumFeatures(inputs, h_init))
