@@ -73,28 +73,35 @@ class TrainResult(NamedTuple):
 
 @functools.lru_cache(maxsize=8)  # trainers of one configuration share the compiled step
 def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh, scheme=PAPER_SCHEME,
-                    grid_table_bytes=0):
+                    grid_table_bytes=0, padded=False):
     """The jitted update (params, opt_state, systems, token_ids, positions, lr) -> (params, opt_state,
     StepStats). systems and positions carry the batch axis, split over `mesh` (a qpt.train.parallel data
     mesh); params, opt_state, token_ids and lr are replicated. `scheme`: the loss's LossScheme.
     grid_table_bytes: when the AO tables of a device's geometries fit in it (and JAX runs on the CPU), each
     geometry's grid is tabulated once per step (qpt.dft.xc.tabulate_within), so the step's dozen XC
-    passes read the AO values instead of evaluating them; the results are the same bits."""
-    def geometry_loss(params, system, token_ids, positions, geometries):
+    passes read the AO values instead of evaluating them; the results are the same bits.
+
+    padded: the batch holds padded Systems of different molecules (qpt.data.padding), and the update is
+    (params, opt_state, systems, token_ids, positions, token_masks, lr) with token_ids and token_masks [B, N]
+    split over the mesh like the Systems; ghost AOs change neither the loss nor the gradient."""
+    def geometry_loss(params, system, token_ids, positions, token_mask, geometries):
         system = tabulate_within(system, ops, dft_dtype, grid_table_bytes, geometries)
         features = quantum_features(system, token_ids, positions, functional, ops=ops, dtype=dft_dtype,
-                                    scheme=scheme)
+                                    scheme=scheme, token_mask=token_mask)
         return qpt_loss(params, model_config, system, features, functional, ops=ops, dtype=dft_dtype,
                         scheme=scheme)[0]
 
-    def shard_loss_sum(params, systems, token_ids, positions):
-        losses = jax.vmap(functools.partial(geometry_loss, geometries=positions.shape[0]), in_axes=(None, 0, None, 0))(
-            params, systems, token_ids, positions)
+    per_geometry = 0 if padded else None  # token ids (and masks) per geometry, or one set for the batch
+
+    def shard_loss_sum(params, systems, token_ids, positions, token_masks):
+        loss = functools.partial(geometry_loss, geometries=positions.shape[0])
+        losses = jax.vmap(loss, in_axes=(None, 0, per_geometry, 0, per_geometry))(
+            params, systems, token_ids, positions, token_masks)
         return jnp.sum(losses)
 
-    def step(params, opt_state, systems, token_ids, positions, lr):
+    def update(params, opt_state, systems, token_ids, positions, token_masks, lr):
         count = jax.lax.psum(positions.shape[0], parallel.AXIS)  # the global batch size
-        loss_sum, grads = jax.value_and_grad(shard_loss_sum)(params, systems, token_ids, positions)
+        loss_sum, grads = jax.value_and_grad(shard_loss_sum)(params, systems, token_ids, positions, token_masks)
         loss, grads = jax.lax.psum((loss_sum, grads), parallel.AXIS)
         loss, grads = loss / count, jax.tree_util.tree_map(lambda g: g / count, grads)
         opt_state = with_learning_rate(opt_state, lr)
@@ -103,10 +110,16 @@ def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh
         return params, opt_state, StepStats(loss, optax.tree.norm(grads))
 
     batch, replica = PartitionSpec(parallel.AXIS), PartitionSpec()
+    if padded:
+        step, tokens = update, (batch, batch, batch)   # token_ids, positions, token_masks
+    else:
+        def step(params, opt_state, systems, token_ids, positions, lr):
+            return update(params, opt_state, systems, token_ids, positions, None, lr)
+        tokens = (replica, batch)                       # token_ids, positions
     # check_vma=False: the ops' custom VJPs return cotangents without shard_map's varying-axis annotation,
     # which the check rejects. Without it nothing is summed implicitly: the explicit psum above is the one
     # reduction, and the update is the same on every device, so the replicated outputs are consistent.
-    sharded = jax.shard_map(step, mesh=mesh, in_specs=(replica, replica, batch, replica, batch, replica),
+    sharded = jax.shard_map(step, mesh=mesh, in_specs=(replica, replica, batch) + tokens + (replica,),
                             out_specs=(replica, replica, replica), check_vma=False)
     return jax.jit(sharded)
 
