@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -46,6 +46,35 @@ def shell_classes(basis: BasisShells) -> tuple:
     return tuple(zip(basis.angular, basis.shell_nprim))
 
 
+class SystemShape(NamedTuple):
+    """What a padding layout must hold of one molecule (the same for all its conformers: PySCF's grid size
+    and the basis do not depend on the geometry)."""
+
+    shell_classes: tuple   # (l, nprim) per shell
+    n_occ: int
+    n_atoms: int
+    grid_points: int
+    spherical: bool
+    naux: Optional[int]    # density-fitting auxiliary functions, None when the System is not density-fitted
+
+    @classmethod
+    def of(cls, system) -> "SystemShape":
+        return cls(shell_classes(system.basis), int(system.n_occ), len(system.atom_charges), system.grid.size,
+                   system.basis.spherical, _naux(system))
+
+    @property
+    def nao(self) -> int:
+        size = n_spherical if self.spherical else n_cartesian
+        return sum(size(l) for l, _ in self.shell_classes)
+
+
+def _class_counts(classes) -> dict:
+    counts = {}
+    for key in classes:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 @dataclass(frozen=True)
 class PaddingLayout:
     """The static shape of a bucket: shell slots per class, occupied orbitals, atoms, grid points, aux size."""
@@ -58,28 +87,26 @@ class PaddingLayout:
     naux: Optional[int] = None  # density-fitting auxiliary functions (None: not a density-fitted bucket)
 
     @classmethod
-    def covering(cls, systems) -> "PaddingLayout":
-        """The smallest layout every System of `systems` fits (use it for the bucket of those molecules)."""
-        systems = list(systems)
-        if not systems:
+    def covering(cls, systems_or_shapes) -> "PaddingLayout":
+        """The smallest layout every given System (or SystemShape) fits: the layout of a bucket of molecules."""
+        shapes = [s if isinstance(s, SystemShape) else SystemShape.of(s) for s in systems_or_shapes]
+        if not shapes:
             raise ValueError("PaddingLayout.covering: no Systems given")
-        spherical = {s.basis.spherical for s in systems}
+        spherical = {s.spherical for s in shapes}
         if len(spherical) > 1:
             raise ValueError("PaddingLayout.covering: the Systems mix spherical and cartesian bases")
         counts = {}
-        for system in systems:
-            own = {}
-            for key in shell_classes(system.basis):
-                own[key] = own.get(key, 0) + 1
-            for key, count in own.items():
+        for shape in shapes:
+            for key, count in _class_counts(shape.shell_classes).items():
                 counts[key] = max(counts.get(key, 0), count)
-        naux = {_naux(s) for s in systems}
+        naux = {s.naux for s in shapes}
+        if len(naux) > 1 and None in naux:
+            raise ValueError("PaddingLayout.covering: the Systems mix density-fitted and other engines")
         layout = cls(tuple((l, nprim, counts[(l, nprim)]) for l, nprim in sorted(counts)),
-                     max(s.n_occ for s in systems), max(len(s.atom_charges) for s in systems),
-                     max(s.grid.size for s in systems), spherical.pop(),
-                     None if naux == {None} else max(n for n in naux if n is not None))
+                     max(s.n_occ for s in shapes), max(s.n_atoms for s in shapes),
+                     max(s.grid_points for s in shapes), spherical.pop(), None if naux == {None} else max(naux))
         # The ghosts must hold the extra occupied orbitals: grow the cheapest class (s shells) until they do.
-        while any(layout.problem(s) for s in systems):
+        while any(layout.problem(s) for s in shapes):
             layout = layout._with_more_s_slots()
         return layout
 
@@ -88,29 +115,25 @@ class PaddingLayout:
         size = n_spherical if self.spherical else n_cartesian
         return sum(size(l) * count for l, _, count in self.slots)
 
-    def problem(self, system) -> Optional[str]:
-        """Why `system` does not fit this layout, or None when it does."""
-        own = {}
-        for key in shell_classes(system.basis):
-            own[key] = own.get(key, 0) + 1
+    def problem(self, system_or_shape) -> Optional[str]:
+        """Why a System (or SystemShape) does not fit this layout, or None when it does."""
+        shape = system_or_shape if isinstance(system_or_shape, SystemShape) else SystemShape.of(system_or_shape)
         slots = {(l, nprim): count for l, nprim, count in self.slots}
-        for (l, nprim), count in sorted(own.items()):
+        for (l, nprim), count in sorted(_class_counts(shape.shell_classes).items()):
             if count > slots.get((l, nprim), 0):
                 return f"{count} shells with l={l} and {nprim} primitives, the layout has {slots.get((l, nprim), 0)}"
-        if system.basis.spherical != self.spherical:
+        if shape.spherical != self.spherical:
             return "spherical and cartesian bases differ"
-        if system.n_occ > self.n_occ:
-            return f"{system.n_occ} occupied orbitals, the layout has {self.n_occ}"
-        if self.nao - system.nao < self.n_occ - system.n_occ:
-            return (f"{self.nao - system.nao} ghost AOs cannot hold the {self.n_occ - system.n_occ} extra occupied "
-                    "orbitals")
-        if len(system.atom_charges) > self.n_atoms:
-            return f"{len(system.atom_charges)} atoms, the layout has {self.n_atoms}"
-        if system.grid.size > self.grid_points:
-            return f"{system.grid.size} grid points, the layout has {self.grid_points}"
-        naux = _naux(system)
-        if (naux is None) != (self.naux is None) or (naux is not None and naux > self.naux):
-            return f"two-electron engine {system.two_electron.name} with naux {naux} does not fit naux {self.naux}"
+        if shape.n_occ > self.n_occ:
+            return f"{shape.n_occ} occupied orbitals, the layout has {self.n_occ}"
+        if self.nao - shape.nao < self.n_occ - shape.n_occ:
+            return f"{self.nao - shape.nao} ghost AOs cannot hold the {self.n_occ - shape.n_occ} extra occupied orbitals"
+        if shape.n_atoms > self.n_atoms:
+            return f"{shape.n_atoms} atoms, the layout has {self.n_atoms}"
+        if shape.grid_points > self.grid_points:
+            return f"{shape.grid_points} grid points, the layout has {self.grid_points}"
+        if (shape.naux is None) != (self.naux is None) or (shape.naux is not None and shape.naux > self.naux):
+            return f"naux {shape.naux} (density fitting) does not fit the layout's {self.naux}"
         return None
 
     def _with_more_s_slots(self) -> "PaddingLayout":
