@@ -115,3 +115,33 @@ def _leaf_at(tree, path):
     for key in path:
         tree = tree[key.key] if hasattr(key, "key") else tree[key.idx]
     return tree
+
+
+def test_padded_sample_builder_pads_each_molecule_to_its_bucket():
+    from qpt.data.buckets import plan_buckets, probe_shape
+    from qpt.data.molecule_schedule import MoleculeSchedule
+    from qpt.data.padded_samples import PaddedSampleBuilder
+    from qpt.data.samples import GeometryStream, SampleBuilder
+    from qpt.model import TokenLayout
+
+    molecules = [Molecule.get(name) for name in ("h2", "water", "methane")]
+    buckets = plan_buckets([probe_shape(m, "sto-3g", 0) for m in molecules], max_buckets=2)
+    bucket_of = {i: b for b, bucket in enumerate(buckets) for i in bucket.members}
+    layouts = [TokenLayout.from_molecule(m, "sto-3g") for m in molecules]
+    vocabulary = tuple(sorted(set().union(*(t.vocabulary() for t in layouts))))
+    builder = PaddedSampleBuilder(
+        tuple(SampleBuilder(m, "sto-3g", 0, t.ao_atoms, seed=0, sigma_bohr=0.05, jk=buckets[bucket_of[i]].engine)
+              for i, (m, t) in enumerate(zip(molecules, layouts))),
+        tuple(t.token_ids(vocabulary) for t in layouts), tuple(bucket_of[i] for i in range(3)),
+        tuple(b.layout for b in buckets))
+    schedule = MoleculeSchedule([b.members for b in buckets], batch_size=2, seed=1)
+    rows = [row for step in range(3) for row in schedule.rows(step)]
+    with GeometryStream(builder, rows, workers=1, processes=False) as stream:
+        samples = list(stream)
+    for row, sample in zip(rows, samples):
+        layout = buckets[sample.bucket].layout
+        assert sample.row == row and sample.bucket == bucket_of[row.molecule]
+        assert sample.system.nao == layout.nao and sample.token_mask.sum() == len(layouts[row.molecule].keys)
+        np.testing.assert_array_equal(sample.token_ids[sample.ao_index], layouts[row.molecule].token_ids(vocabulary))
+    for step in range(3):  # a step's two rows share one bucket, so they stack
+        stack_systems([s.system for s in samples[2 * step:2 * step + 2]])
