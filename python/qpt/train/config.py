@@ -8,10 +8,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Optional
 
 from qpt.data import thermal_settings as thermal
+from qpt.data.molecule_list import read_molecule_list
 from qpt.dft.functionals import get_functional
 from qpt.model import ModelConfig, get_model_config
 from qpt.system import Molecule
@@ -80,8 +82,16 @@ class TrainConfig:
     initial_hamiltonian: str = "minao"  # H_init: "minao" (F(D0)), "core" or "perturbed" (qpt.train.scheme)
     perturbation_ha: float = loss_schemes.DEFAULT_PERTURBATION_HA  # "perturbed": the noise's std
     grid_table_gib: float = DEFAULT_GRID_TABLE_GIB  # memory per device for the AO tables of one step; 0: none
+    # Many molecules (qpt.train.many_molecules): a molecule list (qpt.data.molecule_list: a file or a built-in
+    # name such as "organic9") whose entries not tagged heldout are trained on, or a sequence of molecules.
+    # Stored resolved (a tuple of Molecules); `molecule` becomes the first, whose held-out geometry validates.
+    molecules: object = None
+    molecule_list: Optional[str] = None  # where `molecules` came from (for evaluation on its heldout split)
+    max_buckets: int = 4                 # padding layouts, so compiled steps, of a many-molecule run
 
     def __post_init__(self):
+        if self.molecules is not None:
+            self._resolve_molecules()
         molecule = Molecule.get(self.molecule)  # ValueError for an unknown molecule
         object.__setattr__(self, "molecule", molecule)
         check_basis(self.basis, molecule.symbols)
@@ -138,6 +148,25 @@ class TrainConfig:
             raise ValueError(f"train config: batch_size {self.batch_size} does not split evenly over "
                              f"{self.devices} devices")
 
+    def _resolve_molecules(self):
+        molecules = self.molecules
+        if isinstance(molecules, (str, os.PathLike)):
+            listing = read_molecule_list(molecules, basis=self.basis)
+            object.__setattr__(self, "molecule_list", os.fspath(molecules))
+            molecules = [entry.molecule for entry in listing.entries if entry.split != "heldout"]
+        try:
+            molecules = tuple(Molecule.get(m) for m in molecules)
+        except TypeError:
+            raise ValueError(f"train config: molecules must be a molecule list or a sequence of molecules, got "
+                             f"{type(self.molecules).__name__}") from None
+        if not molecules:
+            raise ValueError("train config: the molecule list has no training molecules")
+        for molecule in molecules:
+            check_basis(self.basis, molecule.symbols)
+        _positive_int(self.max_buckets, "max_buckets")
+        object.__setattr__(self, "molecules", molecules)
+        object.__setattr__(self, "molecule", molecules[0])
+
     @property
     def grid_table_bytes(self) -> int:
         """grid_table_gib in bytes."""
@@ -168,9 +197,10 @@ class TrainConfig:
     def to_dict(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         molecule = self.molecule
-        values["molecule"] = {"symbols": list(molecule.symbols), "coordinates_bohr": molecule.coordinates.tolist(),
-                              "charge": molecule.charge, "spin": molecule.spin}
+        values["molecule"] = _molecule_dict(molecule)
         values["model"] = self.model.to_dict()
+        if self.molecules is not None:
+            values["molecules"] = [_molecule_dict(m) for m in self.molecules]
         if self.mixing is not None:
             values["mixing"] = list(self.mixing)
         return values
@@ -179,9 +209,9 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         values = dict(values)
         values.setdefault("geometries", "gaussian")  # checkpoints from before thermal geometries
-        molecule = values["molecule"]
-        values["molecule"] = Molecule(tuple(molecule["symbols"]), molecule["coordinates_bohr"],
-                                      molecule["charge"], molecule["spin"])
+        values["molecule"] = _molecule_from_dict(values["molecule"])
+        if values.get("molecules") is not None:
+            values["molecules"] = tuple(_molecule_from_dict(m) for m in values["molecules"])
         values["model"] = ModelConfig.from_dict(values["model"])
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -191,3 +221,12 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def _molecule_dict(molecule) -> dict:
+    return {"symbols": list(molecule.symbols), "coordinates_bohr": molecule.coordinates.tolist(),
+            "charge": molecule.charge, "spin": molecule.spin}
+
+
+def _molecule_from_dict(values) -> Molecule:
+    return Molecule(tuple(values["symbols"]), values["coordinates_bohr"], values["charge"], values["spin"])

@@ -125,7 +125,17 @@ def make_train_step(model_config, functional, optimizer, *, ops, dft_dtype, mesh
 
 
 class Trainer:
-    """Owns the parameters, optimiser state, step counter and history of one run, saved in out_dir."""
+    """Owns the parameters, optimiser state, step counter and history of one run, saved in out_dir.
+
+    A config with `molecules` gets a qpt.train.many_molecules.ManyMoleculeTrainer (Trainer(config) and
+    Trainer.from_checkpoint choose it), which trains one model on padded batches of many molecules."""
+
+    def __new__(cls, config, *args, **kwargs):
+        if cls is Trainer and getattr(config, "molecules", None) is not None:
+            from qpt.train.many_molecules import ManyMoleculeTrainer  # it builds on this module
+
+            cls = ManyMoleculeTrainer
+        return super().__new__(cls)
 
     def __init__(self, config: TrainConfig, out_dir, *, ops=kernel_ops, progress: bool = True, log=print):
         self.config = config
@@ -135,7 +145,7 @@ class Trainer:
         self.log = log
         self.functional = get_functional(config.xc)
         self.layout = TokenLayout.from_molecule(config.molecule, config.basis)
-        self.vocabulary = self.layout.vocabulary()
+        self.vocabulary = self._token_vocabulary()
         self.token_ids = self.layout.token_ids(self.vocabulary)
         self.optimizer = make_optimizer(config.model.dtype)
         self.mesh = parallel.make_data_mesh(config.devices)
@@ -149,11 +159,15 @@ class Trainer:
         self._train_step = make_train_step(config.model, self.functional, self.optimizer, ops=ops,
                                            dft_dtype=config.dft_dtype, mesh=self.mesh,
                                            grid_table_bytes=config.grid_table_bytes,
-                                           scheme=config.loss_scheme)
+                                           scheme=config.loss_scheme, padded=config.molecules is not None)
         self._predict = make_predictor(config.model, self.functional, ops=ops, dtype=config.dft_dtype,
                                        grid_table_bytes=config.grid_table_bytes,
                                        scheme=config.loss_scheme)
         self._validation_gain = float("nan")  # mHa, latest E(D3) - E(D3, W = 0) of the validation geometry
+
+    def _token_vocabulary(self) -> tuple:
+        """The token types the embedding table has rows for."""
+        return self.layout.vocabulary()
 
     def set_state(self, params, opt_state):
         """Parameters and optimiser state (host or device arrays), replicated over the mesh."""
@@ -239,14 +253,11 @@ class Trainer:
         (an interruption that still checkpoints). Ctrl-C also checkpoints before it propagates."""
         config = self.config
         budget = config.minutes * 60.0 if config.minutes is not None else None
-        builder = SampleBuilder.for_run(config, self.layout.ao_atoms, self.out_dir)
         end = self.schedule_steps
         if stop_at is not None:
             end = stop_at if end is None else min(end, stop_at)
         # The workers start (spawning takes seconds) while this process builds the validation geometry.
-        stream = GeometryStream(builder, self._geometry_indices(self.step, end),
-                                prefetch=config.prefetch * len(self.rows),
-                                workers=config.workers or default_workers(len(self.mesh.local_devices)))
+        stream = self._training_stream(self.step, end)
         progress = Progress(self.step, self.schedule_steps, enabled=self.progress)
         try:
             validation = self._validation_geometry()
@@ -279,6 +290,13 @@ class Trainer:
         return TrainResult(self.step, self.schedule_steps, stopped_by, time.perf_counter() - start_time,
                            self.checkpoint_path, history)
 
+    def _training_stream(self, start, end) -> GeometryStream:
+        """The Samples of steps start ... end - 1 (or forever) for this process' rows, built ahead."""
+        config = self.config
+        builder = SampleBuilder.for_run(config, self.layout.ao_atoms, self.out_dir)
+        return GeometryStream(builder, self._geometry_indices(start, end), prefetch=config.prefetch * len(self.rows),
+                              workers=config.workers or default_workers(len(self.mesh.local_devices)))
+
     def _geometry_indices(self, start, end):
         """This process' geometry indices of steps start, start + 1, ... (up to end, exclusive, or forever):
         step s trains on geometries s * batch_size ... (s + 1) * batch_size - 1, whatever the mesh."""
@@ -303,16 +321,20 @@ class Trainer:
         local = (stack_systems([s.system for s in samples], grid_points), np.stack([s.positions for s in samples]))
         return parallel.sharded_batch(local, self.rows, self.mesh, self.config.batch_size), samples
 
+    def _apply_step(self, batch, lr):
+        """The compiled update on one batch from next_batch: (params, opt_state, StepStats)."""
+        systems, positions = batch
+        token_ids, lr = parallel.replicated((self.token_ids, np.float64(lr)), self.mesh)
+        return self._train_step(self.params, self.opt_state, systems, token_ids, positions, lr)
+
     def _one_step(self, stream, step_times, progress, validation):
         started = time.perf_counter()  # waiting for the Systems counts: the budget is wall time
         waited = stream.wait_seconds
         validation_sample, validation_baseline = validation
-        (systems, positions), samples = self.next_batch(stream, validation_sample.system.grid.size)
+        batch, samples = self.next_batch(stream, validation_sample.system.grid.size)
         wait_seconds = stream.wait_seconds - waited
         lr = self.learning_rate_at(self.step)
-        replicated = parallel.replicated((self.token_ids, np.float64(lr)), self.mesh)
-        params, opt_state, stats = self._train_step(self.params, self.opt_state, systems, replicated[0],
-                                                    positions, replicated[1])
+        params, opt_state, stats = self._apply_step(batch, lr)
         stats = parallel.host_local(stats)
         loss, gradient_norm = float(stats.loss), float(stats.gradient_norm)
         if not np.isfinite(loss) or not np.isfinite(gradient_norm):
