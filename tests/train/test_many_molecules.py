@@ -67,3 +67,24 @@ def test_many_molecule_config_is_checked():
     with pytest.raises(ValueError, match="minao' or 'core'"):
         Trainer(TrainConfig(molecules=["water", "h2"], steps=2, basis="sto-3g", grid_level=0,
                             initial_hamiltonian="perturbed"), "unused", progress=False)
+
+
+def test_cli_trains_on_a_molecule_list_and_evaluates_its_heldout_molecules(tmp_path, capsys):
+    """`qpt train --molecules FILE` then `qpt eval` on the list's heldout molecule (never trained on), with a
+    bad SMILES in the list skipped and counted."""
+    pytest.importorskip("rdkit")
+    from qpt.commands import main
+
+    listing = tmp_path / "molecules.txt"
+    listing.write_text("h2 train\nwater train\nCO train\nnot-a-smiles train\nmethane heldout\n")
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="skipped 1 of 5"):
+        assert main(["train", "--molecules", str(listing), "--basis", "sto-3g", "--grid-level", "0", "--steps", "3",
+                     "--geometries", "gaussian", "--batch-size", "2", "--max-buckets", "2", "--workers", "1",
+                     "--no-progress", "--out", str(run)]) == 0
+    assert "3 training molecules" in capsys.readouterr().out
+    assert main(["eval", "--checkpoint", str(run), "--n-test", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "1 held-out molecules" in out and "methane (CH4)" in out and "baseline (W = 0)" in out
+    assert main(["eval", "--checkpoint", str(run), "--dataset", "x.npz"]) == 2
+    assert "single-molecule runs" in capsys.readouterr().err

@@ -144,6 +144,9 @@ def describe(trainer, log):
         f"model d={model.d_model}, {model.n_layers} layers, {model.n_heads} heads "
         f"({parameter_count(trainer.params):,} parameters, {model.dtype}); loss: {config.loss_scheme.describe()}; "
         f"{length}, peak lr {config.learning_rate:g}{resuming}")
+    if config.molecules is not None:
+        log(f"{len(config.molecules)} training molecules"
+            + (f" from {config.molecule_list}" if config.molecule_list else "") + f"; {trainer.describe_buckets()}")
 
 
 def engine_text(jk, nao, auxbasis):

@@ -16,6 +16,12 @@ def add_parser(commands) -> None:
     train = commands.add_parser("train", help="train a QPT model (the DFT energy is the loss)",
                                 description=_train.__doc__)
     add_run_arguments(train, grid_level=3, learning_rate=5e-4)
+    train.add_argument("--molecules",
+                       help="train one model on many molecules: a list file (one catalog name, xyz file or SMILES "
+                            "per line, optionally tagged train or heldout) or a built-in list (organic9); the "
+                            "entries not tagged heldout are trained on; replaces --molecule")
+    train.add_argument("--max-buckets", type=int, default=4,
+                       help="--molecules: padding layouts, so compiled steps, at most (default 4)")
     train.add_argument("--out", required=True, help="run directory (checkpoint.npz, loss_curve.png, labels/)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in --out with its stored settings (other options ignored)")
@@ -31,6 +37,16 @@ def add_parser(commands) -> None:
     train.set_defaults(run=_train, run_option_defaults={
         action.dest: action.default for action in train._actions
         if action.dest not in {"help", "out", "resume", *_RESUME_OPTIONS}})
+
+
+def _many_molecule_values(args) -> dict:
+    if args.molecules is None:
+        if args.max_buckets != 4:
+            raise ValueError("--max-buckets is for --molecules")
+        return {}
+    if args.molecule != "water":
+        raise ValueError("give --molecule or --molecules, not both")
+    return {"molecules": args.molecules, "max_buckets": args.max_buckets}
 
 
 def _train(args):
@@ -61,7 +77,8 @@ def _train(args):
     else:
         if os.path.exists(checkpoint):
             raise ValueError(f"{checkpoint} exists: continue it with --resume or choose another --out")
-        trainer = Trainer(train_config(args), args.out, ops=ops, progress=not args.no_progress)
+        trainer = Trainer(train_config(args, **_many_molecule_values(args)), args.out, ops=ops,
+                          progress=not args.no_progress)
     if trainer.is_main_process:
         describe(trainer, print)
     result = trainer.run()

@@ -78,6 +78,9 @@ def evaluate(trainer, n_test: Optional[int] = None, *, dataset=None, cache_dir=N
     if not isinstance(trainer, Trainer):
         trainer = Trainer.from_checkpoint(trainer, ops=ops, progress=False, log=log)
     config = trainer.config
+    if config.molecules is not None:
+        raise ValueError("this run trained on many molecules: evaluate it on held-out molecules with "
+                         "qpt.eval.many_molecules.evaluate_heldout_molecules (qpt eval does)")
     start = time.perf_counter()
     if label_set is not None:
         _check_compatible(label_set, config)
