@@ -88,3 +88,16 @@ def test_cli_trains_on_a_molecule_list_and_evaluates_its_heldout_molecules(tmp_p
     assert "1 held-out molecules" in out and "methane (CH4)" in out and "baseline (W = 0)" in out
     assert main(["eval", "--checkpoint", str(run), "--dataset", "x.npz"]) == 2
     assert "single-molecule runs" in capsys.readouterr().err
+
+
+def test_a_many_molecule_model_predicts_a_new_molecule(tmp_path):
+    pytest.importorskip("rdkit")
+    from qpt.predict import Predictor
+
+    Trainer(_config(steps=2), tmp_path, progress=False, log=lambda message: None).run()
+    predictor = Predictor.from_checkpoint(tmp_path)
+    assert "7 molecules" in predictor.describe()
+    (prediction,) = predictor.predict(_molecule("CC"))  # ethane: in no training list above, its elements are
+    assert np.isfinite(prediction.energy)
+    with pytest.raises(ValueError, match="no tokens for element"):
+        predictor.predict(Molecule.from_xyz("S 0 0 0\nH 0 0 1.34\nH 1.3 0 -0.1"))

@@ -83,17 +83,21 @@ class Predictor:
 
     def describe(self) -> str:
         config = self.config
-        return (f"QPT model of {config.molecule.formula} ({config.basis}, {config.xc}, grid level "
+        trained = (config.molecule.formula if config.molecules is None
+                   else f"{len(config.molecules)} molecules")
+        return (f"QPT model of {trained} ({config.basis}, {config.xc}, grid level "
                 f"{config.grid_level}, J/K engine {config.jk}), {self.steps} training steps")
 
     def _check_molecule(self, molecule: Molecule, allow_other_molecules: bool):
         """(TokenLayout, token ids) of `molecule`, or a ValueError naming what the model cannot represent."""
         trained = self.config.molecule
-        unknown = sorted(set(molecule.symbols) - set(trained.symbols))
+        many = self.config.molecules is not None  # a model of many molecules is meant for new ones
+        elements = set().union(*(m.symbols for m in self.config.molecules)) if many else set(trained.symbols)
+        unknown = sorted(set(molecule.symbols) - elements)
         if unknown:
             raise ValueError(f"the model has no tokens for element(s) {', '.join(unknown)}: it was trained on "
-                             f"{trained.formula} ({self.config.basis})")
-        if not allow_other_molecules and (molecule.formula, molecule.charge) != (trained.formula, trained.charge):
+                             f"{', '.join(sorted(elements)) if many else trained.formula} ({self.config.basis})")
+        if not many and not allow_other_molecules and (molecule.formula, molecule.charge) != (trained.formula, trained.charge):
             raise ValueError(f"the model was trained on {trained.formula} (charge {trained.charge}); this geometry "
                              f"is {molecule.formula} (charge {molecule.charge}): pass allow_other_molecules=True "
                              "to predict it anyway")
@@ -103,7 +107,8 @@ class Predictor:
     def predict(self, geometries, *, allow_other_molecules: bool = False, progress=None) -> list:
         """Predictions of a Molecule, a list of them, or an xyz file/text with one or more frames.
 
-        Geometries of another molecule than the training one raise unless allow_other_molecules.
+        Geometries of another molecule than the training one raise unless allow_other_molecules (a model
+        trained on many molecules takes any molecule of its elements).
         progress(done, total), if given, is called after each batch.
         """
         molecules = _molecules(geometries)
